@@ -1,0 +1,137 @@
+// The whole native binding, typed by hand. Tensors cross as (storage handle, element offset)
+// pairs: handles are integers from alloc(), never pointers; offsets count elements of the
+// argument's dtype. Kernel calls enqueue work (on the device's current CUDA stream, or run on the
+// CPU thread pool) and return; read() and the synchronize calls wait.
+
+/** Element types and their codes in the binding (csrc/core/dtype.h). */
+export const DTYPE_CODES = { f32: 0, f64: 1, f16: 2, bf16: 3, i32: 4, i64: 5, bool: 6 } as const;
+export type DTypeName = keyof typeof DTYPE_CODES;
+export type DTypeCode = (typeof DTYPE_CODES)[DTypeName];
+
+/** Pointwise unary ops (csrc/core/ops.h). Affine: alpha*x+beta; Pow: x^alpha; Clamp: [alpha, beta]. */
+export const UNARY_OPS = {
+  neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, tanh: 5, sigmoid: 6, relu: 7, silu: 8, geluTanh: 9,
+  geluErf: 10, abs: 11, affine: 12, pow: 13, reciprocal: 14, square: 15, sin: 16, cos: 17, sign: 18, clamp: 19,
+} as const;
+export type UnaryOpName = keyof typeof UNARY_OPS;
+
+/** Pointwise binary ops; comparisons and logical ops write bool. */
+export const BINARY_OPS = {
+  add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6, eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12,
+  logicalAnd: 13, logicalOr: 14,
+} as const;
+export type BinaryOpName = keyof typeof BINARY_OPS;
+
+export const REDUCE_OPS = { sum: 0, mean: 1, max: 2, min: 3 } as const;
+export type ReduceOpName = keyof typeof REDUCE_OPS;
+
+/** Device index in the binding: -1 is the host, 0..N-1 are CUDA devices. */
+export type DeviceIndex = number;
+export type Handle = number;
+
+export interface BuildInfo {
+  variant: 'cpu' | 'cuda';
+  version: string;
+  cuda: boolean;
+}
+
+export interface CudaDeviceProperties {
+  name: string;
+  major: number;
+  minor: number;
+  multiprocessors: number;
+  totalMemory: number;
+  l2CacheBytes: number;
+  sharedMemPerBlockOptin: number;
+  clockKHz: number;
+  memoryClockKHz: number;
+  memoryBusWidth: number;
+}
+
+export interface MemoryStats {
+  /** Bytes in live storages. */
+  allocated: number;
+  /** Highest `allocated` since the last resetPeakMemory. */
+  peak: number;
+  /** Bytes the allocator holds (the CUDA pool); equals `allocated` on the host. */
+  reserved: number;
+  /** Number of live storages. */
+  allocations: number;
+}
+
+type HostBuffer = ArrayBufferView | ArrayBuffer;
+
+export interface NativeBinding {
+  buildInfo(): BuildInfo;
+  cudaDeviceCount(): number;
+  cudaDeviceProperties(device: number): CudaDeviceProperties;
+  setNumThreads(n: number): void;
+  numThreads(): number;
+
+  // ---- storage and memory ------------------------------------------------------------------
+  alloc(device: DeviceIndex, bytes: number): Handle;
+  free(handle: Handle): void;
+  storageDevice(handle: Handle): DeviceIndex;
+  liveStorages(): number;
+  write(handle: Handle, byteOffset: number, src: HostBuffer): void;
+  read(handle: Handle, byteOffset: number, dst: HostBuffer): void;
+  copyBytes(dst: Handle, dstByteOffset: number, src: Handle, srcByteOffset: number, bytes: number): void;
+  memoryStats(device: DeviceIndex): MemoryStats;
+  resetPeakMemory(device: DeviceIndex): void;
+  emptyCache(device: DeviceIndex): void;
+  synchronize(device: DeviceIndex): void;
+
+  // ---- streams and events (CUDA builds) ----------------------------------------------------
+  streamCreate(device: number): Handle;
+  streamDestroy(stream: Handle): void;
+  currentStream(device: number): Handle;
+  setCurrentStream(device: number, stream: Handle): void;
+  streamSynchronize(stream: Handle): void;
+  eventCreate(device: number, enableTiming: boolean): Handle;
+  eventDestroy(event: Handle): void;
+  eventRecord(event: Handle, stream: Handle): void;
+  eventSynchronize(event: Handle): void;
+  eventQuery(event: Handle): boolean;
+  eventElapsedMs(start: Handle, end: Handle): number;
+  streamWaitEvent(stream: Handle, event: Handle): void;
+
+  // ---- kernels -----------------------------------------------------------------------------
+  fill(out: Handle, outOff: number, n: number, dtype: DTypeCode, value: number): void;
+  arange(out: Handle, outOff: number, n: number, dtype: DTypeCode, start: number, step: number): void;
+  /** kind 0: uniform in [a, b); kind 1: normal(mean a, std b). Philox: element i uses block counter + i/4. */
+  random(out: Handle, outOff: number, n: number, dtype: DTypeCode, kind: 0 | 1, a: number, b: number, seed: number, counter: number): void;
+  cast(src: Handle, srcOff: number, srcDtype: DTypeCode, out: Handle, outOff: number, outDtype: DTypeCode, n: number): void;
+  unary(op: number, x: Handle, xOff: number, out: Handle, outOff: number, n: number, dtype: DTypeCode, alpha: number, beta: number): void;
+  /** gx = gy * f'(x) */
+  unaryBackward(op: number, x: Handle, xOff: number, gy: Handle, gyOff: number, gx: Handle, gxOff: number, n: number, dtype: DTypeCode, alpha: number, beta: number): void;
+  /** Contiguous output of `shape`; input strides in elements (0 to broadcast). */
+  binary(op: number, a: Handle, aOff: number, aStrides: number[], b: Handle, bOff: number, bStrides: number[], out: Handle, outOff: number, shape: number[], dtype: DTypeCode): void;
+  where(cond: Handle, cOff: number, cStrides: number[], a: Handle, aOff: number, aStrides: number[], b: Handle, bOff: number, bStrides: number[], out: Handle, outOff: number, shape: number[], dtype: DTypeCode): void;
+  copyStrided(src: Handle, srcOff: number, srcStrides: number[], out: Handle, outOff: number, outStrides: number[], shape: number[], dtype: DTypeCode): void;
+  /** dst += alpha * src, converting src to dst's dtype. */
+  accumulate(dst: Handle, dstOff: number, dstDtype: DTypeCode, src: Handle, srcOff: number, srcDtype: DTypeCode, n: number, alpha: number): void;
+  /** out[o, i] = reduce over j of x[o, j, i]; indices (handle 0 for none) for max/min. */
+  reduce(op: number, x: Handle, xOff: number, outer: number, size: number, inner: number, dtype: DTypeCode, out: Handle, outOff: number, outDtype: DTypeCode, indices: Handle, indicesOff: number): void;
+  softmax(x: Handle, xOff: number, out: Handle, outOff: number, outer: number, size: number, inner: number, dtype: DTypeCode, log: boolean): void;
+  softmaxBackward(y: Handle, yOff: number, gy: Handle, gyOff: number, gx: Handle, gxOff: number, outer: number, size: number, inner: number, dtype: DTypeCode, log: boolean): void;
+  /** LayerNorm (rms=false) or RMSNorm over the last dim; w/b handle 0 for none; mean/rstd are f32 [rows]. */
+  norm(x: Handle, xOff: number, w: Handle, wOff: number, b: Handle, bOff: number, out: Handle, outOff: number, mean: Handle, meanOff: number, rstd: Handle, rstdOff: number, rows: number, cols: number, eps: number, dtype: DTypeCode, wDtype: DTypeCode, rms: boolean): void;
+  /** gw/gb are f32 [cols], written (not accumulated); handle 0 to skip. */
+  normBackward(gy: Handle, gyOff: number, x: Handle, xOff: number, w: Handle, wOff: number, mean: Handle, meanOff: number, rstd: Handle, rstdOff: number, gx: Handle, gxOff: number, gw: Handle, gwOff: number, gb: Handle, gbOff: number, rows: number, cols: number, dtype: DTypeCode, wDtype: DTypeCode, rms: boolean): void;
+  /** loss and lse are f32 [rows]. */
+  crossEntropy(logits: Handle, lOff: number, labels: Handle, labOff: number, labelDtype: DTypeCode, loss: Handle, lossOff: number, lse: Handle, lseOff: number, rows: number, vocab: number, dtype: DTypeCode, ignoreIndex: number, labelSmoothing: number): void;
+  crossEntropyBackward(logits: Handle, lOff: number, labels: Handle, labOff: number, labelDtype: DTypeCode, lse: Handle, lseOff: number, gloss: Handle, glossOff: number, glogits: Handle, gOff: number, rows: number, vocab: number, dtype: DTypeCode, ignoreIndex: number, labelSmoothing: number): void;
+  /** out[o, j, i] = src[o, index[j], i] */
+  indexSelect(src: Handle, srcOff: number, outer: number, size: number, inner: number, dtype: DTypeCode, index: Handle, idxOff: number, indexDtype: DTypeCode, nIndex: number, out: Handle, outOff: number): void;
+  /** out[o, index[j], i] += src[o, j, i] */
+  indexAdd(src: Handle, srcOff: number, srcDtype: DTypeCode, outer: number, nIndex: number, inner: number, index: Handle, idxOff: number, indexDtype: DTypeCode, out: Handle, outOff: number, size: number, outDtype: DTypeCode): void;
+  /** out[o, j, i] = src[o, index[o, j, i], i] */
+  gather(src: Handle, srcOff: number, outer: number, size: number, inner: number, dtype: DTypeCode, index: Handle, idxOff: number, indexDtype: DTypeCode, nIndex: number, out: Handle, outOff: number): void;
+  /** out[o, index[o, j, i], i] += src[o, j, i] */
+  scatterAdd(src: Handle, srcOff: number, srcDtype: DTypeCode, outer: number, nIndex: number, inner: number, index: Handle, idxOff: number, indexDtype: DTypeCode, out: Handle, outOff: number, size: number, outDtype: DTypeCode): void;
+  dropout(x: Handle, xOff: number, out: Handle, outOff: number, mask: Handle, maskOff: number, n: number, dtype: DTypeCode, p: number, seed: number, counter: number): void;
+  /** gx = gy * mask * scale */
+  maskedScale(gy: Handle, gyOff: number, mask: Handle, maskOff: number, gx: Handle, gxOff: number, n: number, dtype: DTypeCode, scale: number): void;
+  /** C = alpha * op(A) @ op(B) + beta * C (+ bias); row-major; bias handle 0 for none. */
+  matmul(a: Handle, aOff: number, b: Handle, bOff: number, c: Handle, cOff: number, bias: Handle, biasOff: number, m: number, n: number, k: number, transA: boolean, transB: boolean, batch: number, strideA: number, strideB: number, strideC: number, abDtype: DTypeCode, cDtype: DTypeCode, biasDtype: DTypeCode, alpha: number, beta: number): void;
+}
