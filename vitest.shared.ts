@@ -9,7 +9,7 @@ export function packageTestConfig(name: string) {
     ssr: { resolve: { conditions: ['@tessera/source'] } },
     test: {
       name,
-      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts', '*.test.ts'],
       exclude: ['**/*.gpu.test.ts', '**/node_modules/**'],
       pool: 'forks',
       testTimeout: 60_000,

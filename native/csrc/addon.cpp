@@ -8,6 +8,7 @@ namespace {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   ts::binding::registerStorage(env, exports);
   ts::binding::registerKernels(env, exports);
+  ts::binding::registerFiles(env, exports);
   return exports;
 }
 

@@ -134,4 +134,10 @@ export interface NativeBinding {
   maskedScale(gy: Handle, gyOff: number, mask: Handle, maskOff: number, gx: Handle, gxOff: number, n: number, dtype: DTypeCode, scale: number): void;
   /** C = alpha * op(A) @ op(B) + beta * C (+ bias); row-major; bias handle 0 for none. */
   matmul(a: Handle, aOff: number, b: Handle, bOff: number, c: Handle, cOff: number, bias: Handle, biasOff: number, m: number, n: number, k: number, transA: boolean, transB: boolean, batch: number, strideA: number, strideB: number, strideC: number, abDtype: DTypeCode, cDtype: DTypeCode, biasDtype: DTypeCode, alpha: number, beta: number): void;
+
+  // ---- files (csrc/binding/files.cpp) -------------------------------------------------------
+  /** Maps a whole file copy-on-write; the buffer's finalizer unmaps it. Writes never reach the file. */
+  mmapFile(path: string): ArrayBuffer;
+  /** madvise on a byte range of an mmapFile buffer; pattern 0 normal, 1 random, 2 sequential, 3 willneed. */
+  fileAdvise(buffer: ArrayBuffer, byteOffset: number, byteLength: number, pattern: 0 | 1 | 2 | 3): void;
 }

@@ -104,5 +104,6 @@ inline int64_t numel(int ndim, const int64_t* shape) {
 
 void registerStorage(Napi::Env env, Napi::Object exports);
 void registerKernels(Napi::Env env, Napi::Object exports);
+void registerFiles(Napi::Env env, Napi::Object exports);
 
 }  // namespace ts::binding

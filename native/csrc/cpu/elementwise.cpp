@@ -29,7 +29,8 @@ void arange(const ArangeParams& p) {
     scalar_t* out = static_cast<scalar_t*>(p.out);
     parallelFor(p.n, kPointwiseGrain, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
-        double v = p.start + double(i) * p.step;
+        // Explicit fma: the CUDA kernel computes the same, whatever either compiler contracts.
+        double v = std::fma(double(i), p.step, p.start);
         if constexpr (std::is_integral_v<scalar_t>) out[i] = store<scalar_t, int64_t>(int64_t(v));
         else out[i] = store<scalar_t, double>(v);
       }
@@ -44,7 +45,7 @@ void random(const RandomParams& p) {
     parallelFor(p.n, kPointwiseGrain, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         float r = p.kind == 0 ? philoxUniform(p.seed, p.counter, uint64_t(i)) : philoxNormal(p.seed, p.counter, uint64_t(i));
-        double v = p.kind == 0 ? p.a + (p.b - p.a) * double(r) : p.a + p.b * double(r);
+        double v = p.kind == 0 ? std::fma(p.b - p.a, double(r), p.a) : std::fma(p.b, double(r), p.a);  // as on CUDA
         out[i] = store<scalar_t, double>(v);
       }
     });

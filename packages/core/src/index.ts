@@ -13,6 +13,7 @@ export { defineFunction, type FunctionContext, type FunctionSpec } from './autog
 export { type BackwardOptions, runPostAccumulateHooks } from './autograd/engine.ts';
 export { Generator, type GeneratorState, defaultGenerator, manualSeed, initialSeed } from './random.ts';
 export * from './memory.ts';
+export { Event, Stream } from './streams.ts';
 export * from './ops/creation.ts';
 export * from './ops/pointwise.ts';
 export * from './ops/reduction.ts';
