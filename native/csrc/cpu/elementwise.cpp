@@ -1,6 +1,7 @@
 // CPU pointwise kernels: fill, arange, random, cast, unary (+ backward), binary, where, strided
 // copy, accumulate, dropout (+ backward).
 #include <cmath>
+#include <limits>
 
 #include "core/kernels.h"
 #include "core/ops.h"
@@ -52,6 +53,18 @@ void random(const RandomParams& p) {
   });
 }
 
+namespace {
+// Float -> integer: truncates toward zero, saturating at the type's range, NaN -> 0 (the CUDA cast
+// does the same), where a plain C++ conversion of an out-of-range value is undefined.
+template <typename O>
+O truncSaturate(double v) {
+  if (v != v) return O(0);
+  if (v <= double(std::numeric_limits<O>::min())) return std::numeric_limits<O>::min();
+  if (v >= double(std::numeric_limits<O>::max())) return std::numeric_limits<O>::max();
+  return O(v);
+}
+}  // namespace
+
 void cast(const CastParams& p) {
   TS_CPU_DISPATCH_ALL(p.srcDtype, "cast", [&](auto t_) {
     using scalar_t = TS_TYPE(t_);
@@ -66,7 +79,7 @@ void cast(const CastParams& p) {
           if constexpr (std::is_integral_v<S> && std::is_integral_v<O>) {
             out[i] = std::is_same_v<O, uint8_t> ? O(src[i] != 0) : O(src[i]);
           } else if constexpr (std::is_integral_v<O> && !std::is_same_v<O, uint8_t>) {
-            out[i] = O(load<S, double>(src[i]));  // float -> int truncates toward zero
+            out[i] = truncSaturate<O>(load<S, double>(src[i]));
           } else {
             out[i] = store<O, double>(load<S, double>(src[i]));
           }

@@ -1,0 +1,214 @@
+// Shared by the CUDA row kernels (reduce, softmax, norm, cross entropy): 16-byte packs, warp and
+// row reductions, an online max/sum, and the launch shape for rows kept in registers.
+#pragma once
+#include <cstdint>
+#include <type_traits>
+
+#include "cuda/common.cuh"
+
+namespace ts::cuda::rows {
+
+template <int N> using Int = std::integral_constant<int, N>;
+template <typename T> using AccT = typename DevAcc<T>::type;
+
+// Elements of T in one 16-byte access.
+template <typename T> constexpr int kVec = int(16 / sizeof(T));
+
+// N elements of T moved as one aligned access (16 bytes when N == kVec<T>).
+template <typename T, int N>
+struct alignas(sizeof(T) * N) Pack {
+  T v[N];
+};
+
+template <int N, typename T, typename C>
+__device__ __forceinline__ void loadPack(const T* p, C* out) {
+  const Pack<T, N> pk = *reinterpret_cast<const Pack<T, N>*>(p);
+#pragma unroll
+  for (int i = 0; i < N; ++i) out[i] = toAcc<T, C>(pk.v[i]);
+}
+
+template <int N, typename T, typename C>
+__device__ __forceinline__ void storePack(T* p, const C* in) {
+  Pack<T, N> pk;
+#pragma unroll
+  for (int i = 0; i < N; ++i) pk.v[i] = fromAcc<T, C>(in[i]);
+  *reinterpret_cast<Pack<T, N>*>(p) = pk;
+}
+
+inline bool aligned(const void* p, size_t bytes) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+// ---- reductions ---------------------------------------------------------------------------------
+struct SumOp {
+  template <typename C> __device__ __forceinline__ C operator()(C a, C b) const { return a + b; }
+};
+// Like std::max on the host: a NaN argument in second place is ignored. Kernels whose max feeds
+// exp() still end in NaN for rows holding NaN, as the CPU kernels do.
+struct MaxOp {
+  template <typename C> __device__ __forceinline__ C operator()(C a, C b) const { return a < b ? b : a; }
+};
+
+template <typename C, typename Op>
+__device__ __forceinline__ C warpReduce(C v, Op op) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// All threads of one row get op over the row: a row is blockDim.x threads (a multiple of 32) and
+// threadIdx.y picks the row within the block. `red` holds 32 values. When a row spans several
+// warps this synchronizes the block, so every thread of the block must call it.
+template <typename C, typename Op>
+__device__ __forceinline__ C rowReduce(C v, Op op, C* red) {
+  v = warpReduce(v, op);
+  if (blockDim.x == 32) return v;
+  const int warps = blockDim.x >> 5, base = threadIdx.y * warps;
+  __syncthreads();  // the previous reduction's readers are done with `red`
+  if ((threadIdx.x & 31) == 0) red[base + (threadIdx.x >> 5)] = v;
+  __syncthreads();
+  C r = red[base];
+  for (int w = 1; w < warps; ++w) r = op(r, red[base + w]);  // the same order everywhere
+  return r;
+}
+
+template <typename C>
+__device__ __forceinline__ C rowSum(C v, C* red) { return rowReduce(v, SumOp{}, red); }
+template <typename C>
+__device__ __forceinline__ C rowMax(C v, C* red) { return rowReduce(v, MaxOp{}, red); }
+
+// Two sums at once (one pair of barriers); `red` holds 64 values.
+template <typename C>
+__device__ __forceinline__ void rowSum2(C& a, C& b, C* red) {
+  a = warpReduce(a, SumOp{});
+  b = warpReduce(b, SumOp{});
+  if (blockDim.x == 32) return;
+  const int warps = blockDim.x >> 5, base = threadIdx.y * warps, w = threadIdx.x >> 5;
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) {
+    red[base + w] = a;
+    red[32 + base + w] = b;
+  }
+  __syncthreads();
+  a = red[base];
+  b = red[32 + base];
+  for (int i = 1; i < warps; ++i) {
+    a += red[base + i];
+    b += red[32 + base + i];
+  }
+}
+
+// Running max m and sum s of exp(v - m), merged in any order (log-sum-exp = m + log(s)).
+// -inf values add nothing; a NaN makes s NaN, so the result is NaN as on the CPU.
+template <typename C>
+struct MaxSum {
+  C m = -C(INFINITY), s = C(0);
+
+  template <int N>
+  __device__ __forceinline__ void add(const C (&v)[N]) {
+    C mx = m;
+#pragma unroll
+    for (int i = 0; i < N; ++i) mx = mx < v[i] ? v[i] : mx;
+    if (mx == -C(INFINITY)) {  // only -inf (adds nothing) or NaN (poisons s) so far
+#pragma unroll
+      for (int i = 0; i < N; ++i) s = v[i] != v[i] ? v[i] : s;
+      return;
+    }
+    C t = s * m_exp(m - mx);
+#pragma unroll
+    for (int i = 0; i < N; ++i) t += m_exp(v[i] - mx);
+    m = mx;
+    s = t;
+  }
+  __device__ __forceinline__ void add(C v) {
+    C one[1] = {v};
+    add(one);
+  }
+  __device__ __forceinline__ void merge(C om, C os) {
+    C mx = m < om ? om : m;
+    if (mx == -C(INFINITY)) {  // both empty: s is 0 or NaN
+      s += os;
+      return;
+    }
+    s = (s == C(0) ? C(0) : s * m_exp(m - mx)) + (os == C(0) ? C(0) : os * m_exp(om - mx));
+    m = mx;
+  }
+};
+
+// Merges the MaxSum of every thread of a row (see rowReduce); `red` holds 64 values.
+template <typename C>
+__device__ __forceinline__ MaxSum<C> rowMaxSum(MaxSum<C> ms, C* red) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    C om = __shfl_xor_sync(0xffffffffu, ms.m, o), os = __shfl_xor_sync(0xffffffffu, ms.s, o);
+    ms.merge(om, os);
+  }
+  if (blockDim.x == 32) return ms;
+  const int warps = blockDim.x >> 5, base = threadIdx.y * warps, w = threadIdx.x >> 5;
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) {
+    red[base + w] = ms.m;
+    red[32 + base + w] = ms.s;
+  }
+  __syncthreads();
+  MaxSum<C> r;
+  for (int i = 0; i < warps; ++i) r.merge(red[base + i], red[32 + base + i]);
+  return r;
+}
+
+// ---- walking a row with 16-byte packs -----------------------------------------------------------
+// A row of n elements split as `head` scalar elements up to a 16-byte boundary, `body` elements
+// in whole packs, and a scalar tail. When the pointers given disagree on their offset within 16
+// bytes, everything is scalar (head = n).
+struct Peel {
+  int64_t head, body;
+};
+template <typename T>
+__device__ __forceinline__ Peel peel(int64_t n, const T* p, const void* q = nullptr, const void* r = nullptr) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const bool same = (q == nullptr || ((a ^ reinterpret_cast<uintptr_t>(q)) & 15) == 0) &&
+                    (r == nullptr || ((a ^ reinterpret_cast<uintptr_t>(r)) & 15) == 0);
+  int64_t head = same ? int64_t(((16 - (a & 15)) & 15) / sizeof(T)) : n;
+  head = head < n ? head : n;
+  return {head, (n - head) / kVec<T> * kVec<T>};
+}
+
+// ---- launch shapes for rows kept in registers ---------------------------------------------------
+// Each thread holds E elements of its row (E / VEC packs, pack k at column (k * threads + t) * VEC),
+// so one row is at most threads * E long. Rows up to 1024 elements take one warp (4 rows a block);
+// longer rows take a block of up to 512 threads. E is 8, 16 or 32.
+struct RowShape {
+  int elems = 0, threads = 0, rowsPerBlock = 0;
+};
+constexpr int64_t kMaxRegisterRow = 512 * 32;
+
+inline RowShape rowShape(int64_t cols) {
+  auto blockOf = [&](int e) { return RowShape{e, int((cols + 32 * e - 1) / (32 * e)) * 32, 1}; };
+  if (cols <= 32 * 8) return {8, 32, 4};
+  if (cols <= 32 * 16) return {16, 32, 4};
+  if (cols <= 32 * 32) return {32, 32, 4};
+  if (cols <= 512 * 16) return blockOf(16);
+  if (cols <= kMaxRegisterRow) return blockOf(32);
+  return {};
+}
+
+// Calls launch(Int<VEC>, Int<E>, grid, block) for `rows` rows of `cols` elements; VEC is kVec<T>
+// when `vectorize` (the caller checked alignment and cols % VEC), else 1. False when the rows are
+// too long for registers.
+template <typename T, typename F>
+bool launchRows(int64_t rows, int64_t cols, bool vectorize, const F& launch) {
+  const RowShape s = rowShape(cols);
+  if (s.elems == 0) return false;
+  const dim3 block(unsigned(s.threads), unsigned(s.rowsPerBlock));
+  const dim3 grid(unsigned((rows + s.rowsPerBlock - 1) / s.rowsPerBlock));
+  auto withElems = [&](auto vec) {
+    switch (s.elems) {
+      case 8: launch(vec, Int<8>{}, grid, block); break;
+      case 16: launch(vec, Int<16>{}, grid, block); break;
+      default: launch(vec, Int<32>{}, grid, block); break;
+    }
+  };
+  if (vectorize) withElems(Int<kVec<T>>{});
+  else withElems(Int<1>{});
+  return true;
+}
+
+}  // namespace ts::cuda::rows

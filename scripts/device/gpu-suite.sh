@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One call on the GPU machine: build the CUDA variant, run the GPU test suites, the benchmarks and
+# the fixture generators, most important first, within a time budget (seconds, default 470).
+# Every step's log and result files end up in $OUT/results.tgz; $OUT/summary.txt lists exit codes.
+#   source .device/env.sh && bash scripts/device/gpu-suite.sh [budget]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+budget=${1:-470}
+deadline=$((SECONDS + budget))
+results=$(mktemp -d)
+: "${OUT:=$results}"
+
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local left=$((deadline - SECONDS))
+  if [ "$left" -lt 20 ]; then
+    echo "$name: skipped (out of time)" | tee -a "$results/summary.txt"
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  local t0=$SECONDS
+  (timeout "$limit" "$@") >"$results/$name.log" 2>&1
+  local rc=$?
+  echo "$name: exit $rc after $((SECONDS - t0)) s" | tee -a "$results/summary.txt"
+  tail -n 12 "$results/$name.log"
+}
+
+export RESULTS_DIR=$results
+step setup 200 bash scripts/device/setup.sh --arch=90a
+step native-rows-index 150 bash -c 'cd native && node --test --test-concurrency=1 test/rows.gpu.test.ts test/index.gpu.test.ts'
+step core-gpu 120 bash -c 'cd packages/core && node --conditions=@tessera/source --test --test-concurrency=1 src/*.gpu.test.ts'
+step bench-core 150 env OUT="$results" node --conditions=@tessera/source bench/core.bench.ts
+step bench-rows 60 env OUT="$results" node bench/kernels/rows.bench.ts
+step fixtures-datasets 150 env OUT="$results/datasets-fixtures" python3 tools/fixtures/make_datasets_fixtures.py
+step bench-preprocess 120 env OUT="$results" node --conditions=@tessera/source bench/datasets/preprocess.bench.ts --workers 16
+step bench-random-access 60 env OUT="$results" node --conditions=@tessera/source bench/datasets/random-access.bench.ts
+step native-pointwise-gemm 120 bash -c 'cd native && node --test --test-concurrency=1 test/pointwise.gpu.test.ts test/gemm.gpu.test.ts'
+tar czf "$OUT/results.tgz" -C "$results" .
+cp "$results/summary.txt" "$OUT/summary.txt"
+echo "=== summary"; cat "$results/summary.txt"
