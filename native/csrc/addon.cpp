@@ -9,6 +9,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   ts::binding::registerStorage(env, exports);
   ts::binding::registerKernels(env, exports);
   ts::binding::registerFiles(env, exports);
+  ts::binding::registerOptim(env, exports);
+  ts::binding::registerNccl(env, exports);
   return exports;
 }
 

@@ -135,6 +135,45 @@ export interface NativeBinding {
   /** C = alpha * op(A) @ op(B) + beta * C (+ bias); row-major; bias handle 0 for none. */
   matmul(a: Handle, aOff: number, b: Handle, bOff: number, c: Handle, cOff: number, bias: Handle, biasOff: number, m: number, n: number, k: number, transA: boolean, transB: boolean, batch: number, strideA: number, strideB: number, strideC: number, abDtype: DTypeCode, cDtype: DTypeCode, biasDtype: DTypeCode, alpha: number, beta: number): void;
 
+  // ---- NCCL (csrc/binding/nccl.cpp, csrc/cuda/nccl.cu; CUDA builds made with NCCL) ----------
+  // Every collective first makes the communicator's stream wait for the work queued so far on the
+  // device's current stream, enqueues the NCCL call on the communicator's stream, and records `done`
+  // (an event handle from eventCreate) there. Reduce ops: 0 sum, 1 prod, 2 max, 3 min, 4 avg.
+  /** NCCL's version code (e.g. 22805 for 2.28.5), or 0 when this build has no NCCL. */
+  ncclVersion(): number;
+  /** A new 128-byte NCCL unique id: one rank makes it and hands it to the others. */
+  ncclGetUniqueId(): ArrayBuffer;
+  /** This rank's communicator on `device`; NCCL blocks until every rank joins, so it runs off the main thread. */
+  ncclCommInitRank(device: number, nranks: number, uniqueId: ArrayBufferView, rank: number): Promise<Handle>;
+  ncclCommDestroy(comm: Handle): void;
+  /** Stops the communicator's pending work and frees it (after an error or a timeout). */
+  ncclCommAbort(comm: Handle): void;
+  /** '' while healthy, else a description of the communicator's asynchronous error. */
+  ncclCommAsyncError(comm: Handle): string;
+  /** The communicator's own CUDA stream (a stream handle). */
+  ncclCommStream(comm: Handle): Handle;
+  ncclAllReduce(comm: Handle, send: Handle, sendOff: number, recv: Handle, recvOff: number, count: number, dtype: DTypeCode, op: number, done: Handle): void;
+  ncclReduceScatter(comm: Handle, send: Handle, sendOff: number, recv: Handle, recvOff: number, recvCount: number, dtype: DTypeCode, op: number, done: Handle): void;
+  ncclAllGather(comm: Handle, send: Handle, sendOff: number, recv: Handle, recvOff: number, sendCount: number, dtype: DTypeCode, done: Handle): void;
+  ncclBroadcast(comm: Handle, buf: Handle, off: number, count: number, dtype: DTypeCode, root: number, done: Handle): void;
+  /** Sends and receives in one NCCL group; each op is [1 send | 0 recv, handle, offset, count, dtype, peer]. */
+  ncclSendRecv(comm: Handle, ops: ReadonlyArray<readonly [0 | 1, Handle, number, number, DTypeCode, number]>, done: Handle): void;
+
+  // ---- multi-tensor optimizer kernels (csrc/binding/optim.cpp, csrc/core/optim_kernels.h) --------
+  // A tensor list crosses as parallel arrays: storage handles, element offsets and element counts.
+  /**
+   * torch.optim.Adam (decoupled false: L2) / AdamW (decoupled true) on every tensor of the list, in
+   * one pass: grads are multiplied by gradScale first; with hasMain, the fp32 main weights are
+   * updated and the params (paramDtype) receive their rounded copy, else the params are updated.
+   * handles/offsets hold five lists of sizes.length entries: params, mains (ignored without
+   * hasMain), grads (gradDtype), expAvgs and expAvgSqs (f32). step counts from 1.
+   */
+  multiTensorAdam(handles: ArrayLike<number>, offsets: ArrayLike<number>, sizes: ArrayLike<number>, paramDtype: DTypeCode, gradDtype: DTypeCode, hasMain: boolean, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, decoupled: boolean, gradScale: number): void;
+  /** out[0] (f32) = (out[0] if accumulate) + sum of x^2 over all tensors (summed in fp64). */
+  multiTensorSquaredNorm(handles: ArrayLike<number>, offsets: ArrayLike<number>, sizes: ArrayLike<number>, dtype: DTypeCode, out: Handle, outOff: number, accumulate: boolean): void;
+  /** x *= scale in place for every tensor of the list. */
+  multiTensorScale(handles: ArrayLike<number>, offsets: ArrayLike<number>, sizes: ArrayLike<number>, dtype: DTypeCode, scale: number): void;
+
   // ---- files (csrc/binding/files.cpp) -------------------------------------------------------
   /** Maps a whole file copy-on-write; the buffer's finalizer unmaps it. Writes never reach the file. */
   mmapFile(path: string): ArrayBuffer;

@@ -105,5 +105,7 @@ inline int64_t numel(int ndim, const int64_t* shape) {
 void registerStorage(Napi::Env env, Napi::Object exports);
 void registerKernels(Napi::Env env, Napi::Object exports);
 void registerFiles(Napi::Env env, Napi::Object exports);
+void registerOptim(Napi::Env env, Napi::Object exports);
+void registerNccl(Napi::Env env, Napi::Object exports);
 
 }  // namespace ts::binding

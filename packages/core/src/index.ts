@@ -29,3 +29,5 @@ export { Parameter, type ParameterMeta } from './nn/parameter.ts';
 export { Linear, Embedding, LayerNorm, RMSNorm, Dropout, Sequential, type FactoryOptions, type NormOptions, type Forward } from './nn/layers.ts';
 export { nativeVariant, nativePath } from './native.ts';
 export * from './native-io.ts';
+export * as comm from './comm.ts';
+export * from './optim-kernels.ts';

@@ -92,7 +92,9 @@ export function collapseDims(shape: Shape, strides: number[][]): { shape: number
       });
     } else {
       outShape.push(size);
-      strides.forEach((s, k) => outStrides[k]!.push(s[d] as number));
+      strides.forEach((s, k) => {
+        outStrides[k]!.push(s[d] as number);
+      });
     }
   }
   return { shape: outShape, strides: outStrides };

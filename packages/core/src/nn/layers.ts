@@ -1,6 +1,6 @@
 // The basic layers: Linear, Embedding, LayerNorm, RMSNorm, Dropout, Sequential. Defaults and
 // initialisation follow torch.nn.
-import { type DeviceLike } from '../device.ts';
+import type { DeviceLike } from '../device.ts';
 import type { DType } from '../dtype.ts';
 import { empty } from '../ops/creation.ts';
 import { embedding } from '../ops/indexing.ts';

@@ -6,7 +6,7 @@ import { isFloatingDtype } from '../dtype.ts';
 import * as k from '../kernels.ts';
 import type { Generator } from '../random.ts';
 import { broadcastShapes, sameShape, shapeString } from '../shape.ts';
-import { Tensor } from '../tensor.ts';
+import type { Tensor } from '../tensor.ts';
 
 function checkInPlace(op: string, t: Tensor): void {
   t._check();
