@@ -28,14 +28,18 @@ step() {
 
 export RESULTS_DIR=$results
 step setup 200 bash scripts/device/setup.sh --arch=90a
-step native-rows-index 150 bash -c 'cd native && node --test --test-concurrency=1 test/rows.gpu.test.ts test/index.gpu.test.ts'
-step core-gpu 120 bash -c 'cd packages/core && node --conditions=@tessera/source --test --test-concurrency=1 src/*.gpu.test.ts'
-step bench-core 150 env OUT="$results" node --conditions=@tessera/source bench/core.bench.ts
-step bench-rows 60 env OUT="$results" node bench/kernels/rows.bench.ts
-step fixtures-datasets 150 env OUT="$results/datasets-fixtures" python3 tools/fixtures/make_datasets_fixtures.py
-step bench-preprocess 120 env OUT="$results" node --conditions=@tessera/source bench/datasets/preprocess.bench.ts --workers 16
-step bench-random-access 60 env OUT="$results" node --conditions=@tessera/source bench/datasets/random-access.bench.ts
-step native-pointwise-gemm 120 bash -c 'cd native && node --test --test-concurrency=1 test/pointwise.gpu.test.ts test/gemm.gpu.test.ts'
+step native-rows-index 120 bash -c 'cd native && node --test --test-concurrency=1 test/rows.gpu.test.ts test/index.gpu.test.ts'
+step core-gpu 90 bash -c 'cd packages/core && node --conditions=@tessera/source --test --test-concurrency=1 src/*.gpu.test.ts'
+step optimizer-gpu 60 bash -c 'cd packages/optimizer && node --conditions=@tessera/source --test src/optim.gpu.test.ts'
+step collectives-nccl 60 bash -c 'cd packages/collectives && node --conditions=@tessera/source --test src/nccl.gpu.test.ts'
+step fixtures-optimizer 40 env OUT="$results/optimizer-fixtures" python3 tools/fixtures/make_optimizer_fixtures.py
+step fixtures-datasets 120 env OUT="$results/datasets-fixtures" python3 tools/fixtures/make_datasets_fixtures.py
+step bench-core 90 env OUT="$results" node --conditions=@tessera/source bench/core.bench.ts
+step bench-rows 45 env OUT="$results" node bench/kernels/rows.bench.ts
+step bench-optimizer 75 env OUT="$results" node --conditions=@tessera/source bench/optimizer/step.bench.ts
+step bench-preprocess 75 env OUT="$results" node --conditions=@tessera/source bench/datasets/preprocess.bench.ts --workers 16
+step bench-random-access 45 env OUT="$results" node --conditions=@tessera/source bench/datasets/random-access.bench.ts
+step native-pointwise-gemm 90 bash -c 'cd native && node --test --test-concurrency=1 test/pointwise.gpu.test.ts test/gemm.gpu.test.ts'
 tar czf "$OUT/results.tgz" -C "$results" .
 cp "$results/summary.txt" "$OUT/summary.txt"
 echo "=== summary"; cat "$results/summary.txt"
