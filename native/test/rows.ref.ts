@@ -1,6 +1,6 @@
 // Float64 references for the row kernels (reduce, softmax, norm, cross entropy) and the small
 // plumbing their tests share: run a kernel on host data and read every output back.
-import { type DTypeName, REDUCE_OPS } from '../src/index.ts';
+import type { DTypeName, REDUCE_OPS } from '../src/index.ts';
 import { code, decode, download, empty, encode, nb, upload } from './util.ts';
 
 /** Rounds values to what `dtype` can hold, so references see exactly the kernel's inputs. */
@@ -160,7 +160,10 @@ export function refCrossEntropyBackward(logits: number[], labels: number[], glos
 /** Keeps the storages a test allocates and frees them together. */
 export class Scope {
   private handles: number[] = [];
-  constructor(readonly device: number) {}
+  readonly device: number;
+  constructor(device: number) {
+    this.device = device;
+  }
   in(dtype: DTypeName, values: number[]): number {
     const h = upload(this.device, dtype, values);
     this.handles.push(h);

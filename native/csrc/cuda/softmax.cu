@@ -44,7 +44,7 @@ __global__ void __launch_bounds__(512) softmaxRowsKernel(const T* __restrict__ x
     if ((k * int(blockDim.x) + int(threadIdx.x)) * VEC < cols) {
 #pragma unroll
       for (int i = 0; i < VEC; ++i) {
-        C d = v[k * VEC + i] - mx, e = m_exp(d);
+        C d = v[k * VEC + i] - mx, e = rowExp(d);
         v[k * VEC + i] = log ? d : e;
         sum += e;
       }
@@ -97,7 +97,7 @@ __global__ void __launch_bounds__(512) softmaxBackwardRowsKernel(const T* __rest
 #pragma unroll
       for (int i = 0; i < VEC; ++i) {
         const C a = yv[k * VEC + i], b = g[k * VEC + i];
-        g[k * VEC + i] = log ? b - m_exp(a) * dot : a * (b - dot);
+        g[k * VEC + i] = log ? b - rowExp(a) * dot : a * (b - dot);
       }
       storePack<VEC>(gx + c, g + k * VEC);
     }
@@ -129,7 +129,7 @@ __global__ void __launch_bounds__(kLongRowThreads) softmaxLongRowsKernel(const T
   ms = rowMaxSum(ms, red);
   const C mx = ms.m, scale = C(1) / ms.s, shift = ms.m + m_log(ms.s);
 
-  auto f = [&](C v) { return log ? v - shift : m_exp(v - mx) * scale; };
+  auto f = [&](C v) { return log ? v - shift : rowExp(v - mx) * scale; };
   for (int64_t c = t; c < pl.head; c += nt) y[c] = fromAcc<T, C>(f(toAcc<T, C>(x[c])));
   for (int64_t c = pl.head + int64_t(t) * V; c < pl.head + pl.body; c += int64_t(nt) * V) {
     C v[V];
@@ -170,7 +170,7 @@ __global__ void __launch_bounds__(kLongRowThreads) softmaxBackwardLongRowsKernel
   for (int64_t c = bodyEnd + t; c < cols; c += nt) addDot(toAcc<T, C>(y[c]), toAcc<T, C>(gy[c]));
   dot = rowSum(dot, red);
 
-  auto grad = [&](C a, C g) { return log ? g - m_exp(a) * dot : a * (g - dot); };
+  auto grad = [&](C a, C g) { return log ? g - rowExp(a) * dot : a * (g - dot); };
   for (int64_t c = t; c < pl.head; c += nt) gx[c] = fromAcc<T, C>(grad(toAcc<T, C>(y[c]), toAcc<T, C>(gy[c])));
   for (int64_t c = pl.head + int64_t(t) * V; c < bodyEnd; c += int64_t(nt) * V) {
     C a[V], g[V];
@@ -196,7 +196,7 @@ __global__ void softmaxColumnsKernel(const T* __restrict__ x, T* __restrict__ y,
     const C scale = C(1) / ms.s, shift = ms.m + m_log(ms.s);
     for (int64_t j = 0; j < size; ++j) {
       const C v = toAcc<T, C>(x[base + j * inner]);
-      y[base + j * inner] = fromAcc<T, C>(log ? v - shift : m_exp(v - ms.m) * scale);
+      y[base + j * inner] = fromAcc<T, C>(log ? v - shift : rowExp(v - ms.m) * scale);
     }
   }
 }
@@ -216,7 +216,7 @@ __global__ void softmaxBackwardColumnsKernel(const T* __restrict__ y, const T* _
     for (int64_t j = 0; j < size; ++j) {
       const int64_t k = base + j * inner;
       const C a = toAcc<T, C>(y[k]), b = toAcc<T, C>(gy[k]);
-      gx[k] = fromAcc<T, C>(log ? b - m_exp(a) * dot : a * (b - dot));
+      gx[k] = fromAcc<T, C>(log ? b - rowExp(a) * dot : a * (b - dot));
     }
   }
 }
