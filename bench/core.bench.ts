@@ -7,10 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  cudaAvailable, cudaDeviceCount, Event, matmul, noGrad, randn, scope, synchronize, tensor,
+  cudaAvailable, cudaDeviceCount, matmul, noGrad, randn, scope, synchronize, tensor,
 } from '../packages/core/src/index.ts';
 import * as k from '../packages/core/src/kernels.ts';
 import { nb } from '../packages/core/src/native.ts';
+import { timeMs } from './common/timing.ts';
 
 const COPY_GBPS = 4300; // measured device-to-device copy bandwidth of the H200 (read + write)
 const CUBLASLT_TFLOPS = 807; // bare cuBLASLt bf16 8192^3 from a Node addon on this card
@@ -22,29 +23,6 @@ if (!cudaAvailable()) {
 }
 const dev = 'cuda:0';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
-/** Median milliseconds of fn over `reps` runs, timed with CUDA events after `warmup` runs. */
-function timeMs(fn: () => void, warmup = 3, reps = 20): number {
-  for (let i = 0; i < warmup; i++) scope(fn);
-  synchronize(dev);
-  const times: number[] = [];
-  const start = new Event(dev, { timing: true });
-  const end = new Event(dev, { timing: true });
-  for (let i = 0; i < reps; i++) {
-    start.record();
-    scope(fn);
-    end.record();
-    end.synchronize();
-    times.push(start.elapsedMs(end));
-  }
-  start.dispose();
-  end.dispose();
-  return median(times);
-}
 
 interface Row { name: string; value: number; unit: string; ceiling?: number; torch?: number; higherIsBetter: boolean }
 const rows: Row[] = [];
@@ -55,7 +33,7 @@ noGrad(() => {
     scope(() => {
       const a = randn([n, n], { dtype: 'bf16', device: dev });
       const b = randn([n, n], { dtype: 'bf16', device: dev });
-      const ms = timeMs(() => void matmul(a, b), 5, 30);
+      const ms = timeMs(dev, () => void matmul(a, b), { warmup: 5, reps: 30 });
       rows.push({ name: `gemm ${n}^3 bf16`, value: (2 * n ** 3) / ms / 1e9, unit: 'TFLOP/s', ceiling: CUBLASLT_TFLOPS, higherIsBetter: true });
     });
   }
@@ -68,31 +46,31 @@ noGrad(() => {
     const w = randn([c], { dtype: 'bf16', device: dev });
     const b = randn([c], { dtype: 'bf16', device: dev });
     const { out, mean, rstd } = k.norm(x, w, b, c, 1e-5, false);
-    const fwd = timeMs(() => void k.norm(x, w, b, c, 1e-5, false));
+    const fwd = timeMs(dev, () => void k.norm(x, w, b, c, 1e-5, false));
     rows.push({ name: `layernorm fwd [${r}, ${c}]`, value: gbps(2 * x.numel * 2, fwd), unit: 'GB/s', ceiling: COPY_GBPS, higherIsBetter: true });
-    const bwd = timeMs(() => void k.normBackward(out, x, w, mean, rstd, c, false, true, true));
+    const bwd = timeMs(dev, () => void k.normBackward(out, x, w, mean, rstd, c, false, true, true));
     rows.push({ name: `layernorm bwd [${r}, ${c}]`, value: gbps(3 * x.numel * 2, bwd), unit: 'GB/s', ceiling: COPY_GBPS, higherIsBetter: true });
   });
   scope(() => {
     const [r, c] = SPEC.softmax as [number, number];
     const x = randn([r, c], { dtype: 'bf16', device: dev });
     const y = k.softmax(x, 1, false);
-    const fwd = timeMs(() => void k.softmax(x, 1, false));
+    const fwd = timeMs(dev, () => void k.softmax(x, 1, false));
     rows.push({ name: `softmax fwd [${r}, ${c}]`, value: gbps(2 * x.numel * 2, fwd), unit: 'GB/s', ceiling: COPY_GBPS, higherIsBetter: true });
-    const bwd = timeMs(() => void k.softmaxBackward(y, x, 1, false));
+    const bwd = timeMs(dev, () => void k.softmaxBackward(y, x, 1, false));
     rows.push({ name: `softmax bwd [${r}, ${c}]`, value: gbps(3 * x.numel * 2, bwd), unit: 'GB/s', ceiling: COPY_GBPS, higherIsBetter: true });
   });
   scope(() => {
     const n = SPEC.pointwise;
     const x = randn([n], { dtype: 'bf16', device: dev });
-    const fwd = timeMs(() => void k.unary('geluTanh', x));
+    const fwd = timeMs(dev, () => void k.unary('geluTanh', x));
     rows.push({ name: `gelu fwd [2^28] bf16`, value: gbps(2 * n * 2, fwd), unit: 'GB/s', ceiling: COPY_GBPS, higherIsBetter: true });
-    const bwd = timeMs(() => void k.unaryBackward('geluTanh', x, x));
+    const bwd = timeMs(dev, () => void k.unaryBackward('geluTanh', x, x));
     rows.push({ name: `gelu bwd [2^28] bf16`, value: gbps(3 * n * 2, bwd), unit: 'GB/s', ceiling: COPY_GBPS, higherIsBetter: true });
     const f = randn([n], { dtype: 'f32', device: dev });
-    const down = timeMs(() => void k.cast(f, 'bf16'));
+    const down = timeMs(dev, () => void k.cast(f, 'bf16'));
     rows.push({ name: 'cast f32->bf16 [2^28]', value: gbps(n * 6, down), unit: 'GB/s', ceiling: COPY_GBPS, higherIsBetter: true });
-    const up = timeMs(() => void k.cast(x, 'f32'));
+    const up = timeMs(dev, () => void k.cast(x, 'f32'));
     rows.push({ name: 'cast bf16->f32 [2^28]', value: gbps(n * 6, up), unit: 'GB/s', ceiling: COPY_GBPS, higherIsBetter: true });
   });
 

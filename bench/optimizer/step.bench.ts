@@ -14,12 +14,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessGroup } from '../../packages/collectives/src/index.ts';
 import {
-  cudaAvailable, Event, Linear, memoryStats, Module, noGrad, nativeVariant, type Parameter, synchronize,
+  cudaAvailable, Linear, memoryStats, Module, noGrad, nativeVariant, type Parameter,
 } from '../../packages/core/src/index.ts';
 import { nb } from '../../packages/core/src/native.ts';
 import {
   AdamW, DistributedDataParallel, DistributedOptimizer, megatronParamGroups, MixedPrecisionOptimizer,
 } from '../../packages/optimizer/src/index.ts';
+import { timeAsyncMs, timeMs } from '../common/timing.ts';
 
 const COPY_GBPS = 4300;
 const SHARD_D = 8;
@@ -53,41 +54,6 @@ class Gpt2LargeParams extends Module {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
-function timeMs(fn: () => void, warmup = 3, reps = 10): number {
-  for (let i = 0; i < warmup; i++) fn();
-  synchronize(dev);
-  const start = new Event(dev, { timing: true });
-  const end = new Event(dev, { timing: true });
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    start.record();
-    fn();
-    end.record();
-    end.synchronize();
-    times.push(start.elapsedMs(end));
-  }
-  start.dispose();
-  end.dispose();
-  return median(times);
-}
-
-async function timeAsyncMs(fn: () => Promise<unknown>, warmup = 3, reps = 10): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  synchronize(dev);
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    synchronize(dev);
-    times.push(performance.now() - t0);
-  }
-  return median(times);
-}
 
 /** A DP group of size d seen from its rank 0, to size the distributed optimizer's shard on one GPU; it refuses to communicate. */
 function shardSizingGroup(d: number): ProcessGroup {
@@ -117,10 +83,10 @@ const gib = (b: number) => (b / 2 ** 30).toFixed(2);
   noGrad(() => {
     for (const buf of ddp.buffers) buf.grads.normal_(0, 1e-3);
   });
-  const updateMs = timeMs(() => inner.step());
+  const updateMs = timeMs(dev, () => inner.step(), { reps: 10, scoped: false });
   rows.push({ name: 'fused AdamW update (bf16 weights, fp32 main/grad/m/v)', ms: updateMs, bytesPerParam: 30, gbps: (30 * N) / updateMs / 1e6 });
   // The training-loop step: the gradients count as new each time (as after a backward).
-  const stepMs = await timeAsyncMs(async () => {
+  const stepMs = await timeAsyncMs(dev, async () => {
     await opt.step();
   });
   rows.push({ name: 'MixedPrecisionOptimizer.step (norm + clip + update, host sync)', ms: stepMs, bytesPerParam: 34, gbps: (34 * N) / stepMs / 1e6 });
@@ -138,7 +104,7 @@ const gib = (b: number) => (b / 2 ** 30).toFixed(2);
   const opt = new DistributedOptimizer(ddp, megatronParamGroups(model, { weightDecay: 0.1 }), (g) => new AdamW(g, { lr: 1e-4 }));
   const allocated = memoryStats(dev).allocated - base;
   rows.push({ name: `bytes per parameter, distributed d=${SHARD_D} (Megatron: ${6 + 12 / SHARD_D})`, value: allocated / N, unit: 'B/param' });
-  const shardMs = timeMs(() => opt.optimizer.step());
+  const shardMs = timeMs(dev, () => opt.optimizer.step(), { reps: 10, scoped: false });
   const shardN = opt.shardSlots.reduce((s, x) => s + (x.end - x.start), 0);
   rows.push({ name: `fused AdamW update of one shard (d=${SHARD_D}, ${shardN} params)`, ms: shardMs, bytesPerParam: 30, gbps: (30 * shardN) / shardMs / 1e6 });
   opt.dispose();

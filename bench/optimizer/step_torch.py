@@ -4,39 +4,13 @@ moves 28 bytes per parameter against Tessera's 30), and clip_grad_norm_ (foreach
 the Tessera side (CUDA events / wall clock with synchronize, warm-up, median). Prints one JSON
 object on stdout."""
 import json
-import statistics
+import os
 import sys
-import time
 
 import torch
 
-
-def timed_events(fn, warmup=3, reps=10):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
-
-def timed_wall(fn, warmup=3, reps=10):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from timing import timed_events, timed_wall  # noqa: E402
 
 
 def main():

@@ -1,25 +1,12 @@
 """PyTorch reference for bench/core.bench.ts: the same ops, sizes and timing method (CUDA events,
 warm-up, median), printed as one JSON object on stdout."""
 import json
-import statistics
 import sys
+import time
 
 import torch
 
-
-def timed(fn, warmup=3, reps=20):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+from timing import timed_events as timed
 
 
 def main():
@@ -58,7 +45,6 @@ def main():
     r["cast bf16->f32"] = {"ms": timed(lambda: h.to(torch.float32))}
     tiny = torch.ones(1, device=dev)
     torch.cuda.synchronize()
-    import time
     iters = 100000
     t0 = time.perf_counter()
     for _ in range(iters):

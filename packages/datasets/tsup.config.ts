@@ -1,12 +1,7 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.shared.ts';
 
 // The preprocess worker is its own entry: worker_threads loads it by file name at run time.
-export default defineConfig({
+export default packageBuild({
   entry: ['src/index.ts', 'src/cli/preprocess.ts', 'src/preprocess/worker.ts'],
-  format: ['esm'],
   dts: { entry: 'src/index.ts' },
-  sourcemap: true,
-  clean: true,
-  platform: 'node',
-  target: 'node24',
 });

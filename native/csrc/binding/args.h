@@ -12,6 +12,24 @@
 #include "core/error.h"
 #include "core/kernels.h"
 #include "core/storage.h"
+#ifdef TESSERA_CUDA
+#include "cuda/runtime.h"
+#endif
+
+// Runs kernel `name` on the device of the call's tensors (as read through Args `a`).
+#ifdef TESSERA_CUDA
+#define TS_RUN(name, a, p)           \
+  do {                               \
+    if ((a).device() == ::ts::kCpu) { \
+      ::ts::cpu::name(p);            \
+    } else {                         \
+      ::ts::cuda::setDevice((a).device()); \
+      ::ts::cuda::name(p);           \
+    }                                \
+  } while (0)
+#else
+#define TS_RUN(name, a, p) ::ts::cpu::name(p)
+#endif
 
 namespace ts::binding {
 

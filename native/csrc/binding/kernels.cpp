@@ -2,26 +2,9 @@
 // src/binding.ts), checks them, and runs the CPU or CUDA kernel on the tensors' device.
 #include "binding/args.h"
 #include "core/ops.h"
-#ifdef TESSERA_CUDA
-#include "cuda/runtime.h"
-#endif
 
 namespace ts::binding {
 namespace {
-
-#ifdef TESSERA_CUDA
-#define TS_RUN(name, a, p)                \
-  do {                                    \
-    if ((a).device() == kCpu) {           \
-      cpu::name(p);                       \
-    } else {                              \
-      cuda::setDevice((a).device());      \
-      cuda::name(p);                      \
-    }                                     \
-  } while (0)
-#else
-#define TS_RUN(name, a, p) cpu::name(p)
-#endif
 
 Napi::Value undef(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
 

@@ -6,26 +6,9 @@
 
 #include "binding/args.h"
 #include "core/optim_kernels.h"
-#ifdef TESSERA_CUDA
-#include "cuda/runtime.h"
-#endif
 
 namespace ts::binding {
 namespace {
-
-#ifdef TESSERA_CUDA
-#define TS_RUN_OPTIM(name, a, p)          \
-  do {                                    \
-    if ((a).device() == kCpu) {           \
-      cpu::name(p);                       \
-    } else {                              \
-      cuda::setDevice((a).device());      \
-      cuda::name(p);                      \
-    }                                     \
-  } while (0)
-#else
-#define TS_RUN_OPTIM(name, a, p) cpu::name(p)
-#endif
 
 // The numbers of argument i: a Float64Array or an array of numbers.
 std::vector<double> numbers(const Args& a, size_t i) {
@@ -106,7 +89,7 @@ Napi::Value multiTensorAdam(const Napi::CallbackInfo& info) {
   }
   p.tensors = tensors.data();
   p.count = int64_t(count);
-  if (count > 0) TS_RUN_OPTIM(multiTensorAdam, a, p);
+  if (count > 0) TS_RUN(multiTensorAdam, a, p);
   return info.Env().Undefined();
 }
 
@@ -130,7 +113,7 @@ Napi::Value multiTensorSquaredNorm(const Napi::CallbackInfo& info) {
   p.accumulate = a.flag(6);
   p.tensors = list.data();
   p.count = int64_t(list.size());
-  TS_RUN_OPTIM(multiTensorSquaredNorm, a, p);
+  TS_RUN(multiTensorSquaredNorm, a, p);
   return info.Env().Undefined();
 }
 
@@ -144,7 +127,7 @@ Napi::Value multiTensorScale(const Napi::CallbackInfo& info) {
   p.scale = a.num(4);
   p.tensors = list.data();
   p.count = int64_t(list.size());
-  if (p.count > 0) TS_RUN_OPTIM(multiTensorScale, a, p);
+  if (p.count > 0) TS_RUN(multiTensorScale, a, p);
   return info.Env().Undefined();
 }
 

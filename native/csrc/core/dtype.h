@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include "core/error.h"
 #include "core/hd.h"
 
 namespace ts {
@@ -111,6 +112,17 @@ TS_HD uint16_t floatToF16(float f) {
 // A type carried as a value, for generic dispatch lambdas: [&](auto t) { using T = TS_TYPE(t); }
 template <typename T> struct TypeTag { using type = T; };
 #define TS_TYPE(tag) typename decltype(tag)::type
+
+// Calls the generic lambda given last with a TypeTag of the index type (i32 or i64) of `dtype`.
+#define TS_DISPATCH_INDEX(dtype, what, ...)                                                     \
+  [&] {                                                                                         \
+    switch (dtype) {                                                                            \
+      case ::ts::DType::I32: return __VA_ARGS__(::ts::TypeTag<int32_t>{});                      \
+      case ::ts::DType::I64: return __VA_ARGS__(::ts::TypeTag<int64_t>{});                      \
+      default: break;                                                                           \
+    }                                                                                           \
+    throw ::ts::Error(::ts::strcat(what, ": indices must be i32 or i64"));                      \
+  }()
 
 // Accumulation type per storage type: float for the float types up to 32 bits, double for f64.
 template <typename T> struct AccOf { using type = float; };

@@ -61,12 +61,3 @@ constexpr int64_t kPointwiseGrain = 32768;
                                    ::ts::dtypeName(dtype)));                                    \
   }()
 
-#define TS_CPU_DISPATCH_INDEX(dtype, what, ...)                                                 \
-  [&] {                                                                                         \
-    switch (dtype) {                                                                            \
-      case ::ts::DType::I32: { return __VA_ARGS__(::ts::TypeTag<int32_t>{}); }                 \
-      case ::ts::DType::I64: { return __VA_ARGS__(::ts::TypeTag<int64_t>{}); }                 \
-      default: break;                                                                           \
-    }                                                                                           \
-    throw ::ts::Error(::ts::strcat(what, ": indices must be i32 or i64"));                      \
-  }()

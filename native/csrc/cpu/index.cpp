@@ -43,7 +43,7 @@ int64_t rowsPerTask(int64_t rowElems) { return std::max<int64_t>(1, kPointwiseGr
 }  // namespace
 
 void indexSelect(const IndexSelectParams& p) {
-  TS_CPU_DISPATCH_INDEX(p.indexDtype, "indexSelect", [&](auto t_) {
+  TS_DISPATCH_INDEX(p.indexDtype, "indexSelect", [&](auto t_) {
     using I = TS_TYPE(t_);
     const I* index = static_cast<const I*>(p.index);
     checkIndices("indexSelect", index, p.nIndex, p.size);
@@ -62,7 +62,7 @@ void indexSelect(const IndexSelectParams& p) {
 }
 
 void indexAdd(const IndexAddParams& p) {
-  TS_CPU_DISPATCH_INDEX(p.indexDtype, "indexAdd", [&](auto t_) {
+  TS_DISPATCH_INDEX(p.indexDtype, "indexAdd", [&](auto t_) {
     using I = TS_TYPE(t_);
     const I* index = static_cast<const I*>(p.index);
     checkIndices("indexAdd", index, p.nIndex, p.size);
@@ -101,7 +101,7 @@ void indexAdd(const IndexAddParams& p) {
 }
 
 void gather(const GatherParams& p) {
-  TS_CPU_DISPATCH_INDEX(p.indexDtype, "gather", [&](auto t_) {
+  TS_DISPATCH_INDEX(p.indexDtype, "gather", [&](auto t_) {
     using I = TS_TYPE(t_);
     const I* index = static_cast<const I*>(p.index);
     const int64_t n = p.outer * p.nIndex * p.inner;
@@ -129,7 +129,7 @@ void gather(const GatherParams& p) {
 }
 
 void scatterAdd(const ScatterAddParams& p) {
-  TS_CPU_DISPATCH_INDEX(p.indexDtype, "scatterAdd", [&](auto t_) {
+  TS_DISPATCH_INDEX(p.indexDtype, "scatterAdd", [&](auto t_) {
     using I = TS_TYPE(t_);
     const I* index = static_cast<const I*>(p.index);
     checkIndices("scatterAdd", index, p.outer * p.nIndex * p.inner, p.size);

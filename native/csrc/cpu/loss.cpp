@@ -41,7 +41,7 @@ int64_t rowGrain(int64_t vocab) { return std::max<int64_t>(1, kPointwiseGrain / 
 }  // namespace
 
 void crossEntropy(const CrossEntropyParams& p) {
-  TS_CPU_DISPATCH_INDEX(p.labelDtype, "crossEntropy", [&](auto tl) {
+  TS_DISPATCH_INDEX(p.labelDtype, "crossEntropy", [&](auto tl) {
     using L = TS_TYPE(tl);
     const L* labels = static_cast<const L*>(p.labels);
     checkLabels("crossEntropy", labels, p.rows, p.vocab, p.ignoreIndex);
@@ -74,7 +74,7 @@ void crossEntropy(const CrossEntropyParams& p) {
 }
 
 void crossEntropyBackward(const CrossEntropyBackwardParams& p) {
-  TS_CPU_DISPATCH_INDEX(p.labelDtype, "crossEntropyBackward", [&](auto tl) {
+  TS_DISPATCH_INDEX(p.labelDtype, "crossEntropyBackward", [&](auto tl) {
     using L = TS_TYPE(tl);
     const L* labels = static_cast<const L*>(p.labels);
     checkLabels("crossEntropyBackward", labels, p.rows, p.vocab, p.ignoreIndex);

@@ -107,12 +107,3 @@ inline unsigned blocksFor(int64_t n, int threads, int64_t maxBlocks = 65535LL * 
                                    ::ts::dtypeName(dtype)));                                    \
   }()
 
-#define TS_CUDA_DISPATCH_INDEX(dtype, what, ...)                                                \
-  [&] {                                                                                         \
-    switch (dtype) {                                                                            \
-      case ::ts::DType::I32: { return __VA_ARGS__(::ts::TypeTag<int32_t>{}); }                 \
-      case ::ts::DType::I64: { return __VA_ARGS__(::ts::TypeTag<int64_t>{}); }                 \
-      default: break;                                                                           \
-    }                                                                                           \
-    throw ::ts::Error(::ts::strcat(what, ": indices must be i32 or i64"));                      \
-  }()

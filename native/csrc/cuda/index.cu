@@ -255,7 +255,7 @@ void launchFlat(const char* name, int64_t total, int64_t nIndex, int64_t inner, 
 void indexSelect(const IndexSelectParams& p) {
   const int64_t rowBytes = p.inner * int64_t(elemSize(p.dtype));
   if (p.outer * p.nIndex == 0 || rowBytes == 0) return;
-  TS_CUDA_DISPATCH_INDEX(p.indexDtype, "indexSelect", [&](auto ti_) {
+  TS_DISPATCH_INDEX(p.indexDtype, "indexSelect", [&](auto ti_) {
     using I = TS_TYPE(ti_);
     switch (wordBytes(rowBytes, p.src, p.out)) {  // a selection only moves bytes
       case 16: indexSelectAs<uint4, I>(p, rowBytes / 16); break;
@@ -269,7 +269,7 @@ void indexSelect(const IndexSelectParams& p) {
 
 void indexAdd(const IndexAddParams& p) {
   if (p.outer * p.nIndex * p.inner == 0) return;
-  TS_CUDA_DISPATCH_INDEX(p.indexDtype, "indexAdd", [&](auto ti_) {
+  TS_DISPATCH_INDEX(p.indexDtype, "indexAdd", [&](auto ti_) {
     using I = TS_TYPE(ti_);
     TS_CUDA_DISPATCH_FLOAT(p.outDtype, "indexAdd", [&](auto to_) {
       using O = TS_TYPE(to_);
@@ -280,7 +280,7 @@ void indexAdd(const IndexAddParams& p) {
 
 void gather(const GatherParams& p) {
   const int64_t total = p.outer * p.nIndex * p.inner;
-  TS_CUDA_DISPATCH_INDEX(p.indexDtype, "gather", [&](auto ti_) {
+  TS_DISPATCH_INDEX(p.indexDtype, "gather", [&](auto ti_) {
     using I = TS_TYPE(ti_);
     auto run = [&](auto tag) {  // a gather only moves elements: dispatch on their size
       using T = decltype(tag);
@@ -303,7 +303,7 @@ void gather(const GatherParams& p) {
 
 void scatterAdd(const ScatterAddParams& p) {
   const int64_t total = p.outer * p.nIndex * p.inner;
-  TS_CUDA_DISPATCH_INDEX(p.indexDtype, "scatterAdd", [&](auto ti_) {
+  TS_DISPATCH_INDEX(p.indexDtype, "scatterAdd", [&](auto ti_) {
     using I = TS_TYPE(ti_);
     TS_CUDA_DISPATCH_FLOAT(p.outDtype, "scatterAdd", [&](auto to_) {
       using O = TS_TYPE(to_);

@@ -130,7 +130,7 @@ unsigned threadsFor(int64_t vocab) {
 template <typename F>
 void dispatchCe(DType dtype, DType labelDtype, const char* what, const F& f) {
   TS_CUDA_DISPATCH_FLOAT(dtype, what, [&](auto tx) {
-    TS_CUDA_DISPATCH_INDEX(labelDtype, what, [&](auto tl) { f(tx, tl); });
+    TS_DISPATCH_INDEX(labelDtype, what, [&](auto tl) { f(tx, tl); });
   });
 }
 

@@ -1,0 +1,52 @@
+// Timing for the GPU benchmarks: CUDA events around the work on the device's current stream,
+// warm-up first, the median of the repetitions. By default each repetition runs in a scope, so
+// tensors the timed function returns or leaves behind are freed between runs.
+import { type DeviceLike, Event, scope, synchronize } from '../../packages/core/src/index.ts';
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+export interface TimingOptions {
+  warmup?: number;
+  reps?: number;
+  /** Run each repetition in a tensor scope (default true). */
+  scoped?: boolean;
+}
+
+/** Median milliseconds of fn on `device`, timed with CUDA events. */
+export function timeMs(device: DeviceLike, fn: () => void, options: TimingOptions = {}): number {
+  const { warmup = 3, reps = 20, scoped = true } = options;
+  const run = scoped ? () => scope(fn) : fn;
+  for (let i = 0; i < warmup; i++) run();
+  synchronize(device);
+  const start = new Event(device, { timing: true });
+  const end = new Event(device, { timing: true });
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    start.record();
+    run();
+    end.record();
+    end.synchronize();
+    times.push(start.elapsedMs(end));
+  }
+  start.dispose();
+  end.dispose();
+  return median(times);
+}
+
+/** Median wall-clock milliseconds of an async fn, synchronizing the device after each run. */
+export async function timeAsyncMs(device: DeviceLike, fn: () => Promise<unknown>, options: TimingOptions = {}): Promise<number> {
+  const { warmup = 3, reps = 10 } = options;
+  for (let i = 0; i < warmup; i++) await fn();
+  synchronize(device);
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    synchronize(device);
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
