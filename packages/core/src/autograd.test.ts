@@ -158,3 +158,43 @@ describe('autograd', () => {
     });
   });
 });
+
+describe('checkpoint', () => {
+  it('gives the same gradients as the plain block, dropout included', async () => {
+    const { checkpoint, F, Linear, manualSeed } = await import('./index.ts');
+    manualSeed(5);
+    const fc = new Linear(6, 6);
+    const block = (x: Tensor) => F.dropout(fc.forward(x).tanh(), 0.3).mul(x);
+    const run = (useCheckpoint: boolean) =>
+      scope(() => {
+        manualSeed(9);
+        const x = tensor(Array.from({ length: 24 }, (_, i) => Math.sin(i)), { shape: [4, 6], requiresGrad: true });
+        const y = useCheckpoint ? checkpoint(block, x) : block(x);
+        y.square().sum().backward();
+        const out = { y: y.toArray(), gx: x.grad?.toArray(), gw: fc.weight.grad?.toArray() };
+        fc.zeroGrad();
+        x.grad?.dispose();
+        return out;
+      });
+    const plain = run(false);
+    const recomputed = run(true);
+    expect(recomputed.y).toEqual(plain.y);
+    expect(recomputed.gx).toEqual(plain.gx);
+    expect(recomputed.gw).toEqual(plain.gw);
+    fc.dispose();
+  });
+
+  it('keeps only the inputs alive between forward and backward', async () => {
+    const { checkpoint } = await import('./index.ts');
+    scope(() => {
+      const x = tensor(new Float32Array(1000), { requiresGrad: true });
+      const before = memoryStats().allocated;
+      const y = checkpoint((t) => t.exp().mul(2).tanh(), x);
+      // The block's intermediates (exp, mul) are gone; only the output was added.
+      expect(memoryStats().allocated - before).toBe(4000);
+      y.sum().backward();
+      expect(x.grad?.shape).toEqual([1000]);
+      x.grad?.dispose();
+    });
+  });
+});

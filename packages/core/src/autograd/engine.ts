@@ -15,9 +15,9 @@ export interface BackwardOptions {
   retainGraph?: boolean;
 }
 
-function collect(root: Node): Map<Node, number> {
-  const deps = new Map<Node, number>([[root, 0]]);
-  const stack = [root];
+function collect(roots: Node[]): Map<Node, number> {
+  const deps = new Map<Node, number>(roots.map((r) => [r, 0]));
+  const stack = [...roots];
   while (stack.length) {
     const node = stack.pop() as Node;
     if (node.consumed) {
@@ -65,29 +65,48 @@ export function runPostAccumulateHooks(leaf: Tensor): void {
 }
 
 export function runBackward(root: Tensor, gradient: Tensor | undefined, options: BackwardOptions = {}): void {
-  root._check();
-  if (!root.requiresGrad) {
-    throw new Error(`backward: the tensor (${root.describe()}) does not require grad and has no gradient function`);
-  }
-  if (gradient) {
-    gradient._check();
-    if (!sameShape(gradient.shape, root.shape)) {
-      throw new Error(`backward: the gradient has shape ${shapeString(gradient.shape)}, but the tensor has ${shapeString(root.shape)}`);
+  runBackwardMany([root], [gradient], options);
+}
+
+/**
+ * Backward from several tensors at once, each with its gradient (undefined: ones, allowed for
+ * one-element tensors). Shared parts of their graphs run once, after all contributions arrived.
+ */
+export function runBackwardMany(roots: Tensor[], gradients: (Tensor | undefined)[], options: BackwardOptions = {}): void {
+  roots.forEach((root, i) => {
+    root._check();
+    if (!root.requiresGrad) {
+      throw new Error(`backward: the tensor (${root.describe()}) does not require grad and has no gradient function`);
     }
-  } else if (root.numel !== 1) {
-    throw new Error(`backward: a gradient can only be created implicitly for a one-element tensor, got ${root.describe()}; pass one`);
-  }
+    const gradient = gradients[i];
+    if (gradient) {
+      gradient._check();
+      if (!sameShape(gradient.shape, root.shape)) {
+        throw new Error(`backward: the gradient has shape ${shapeString(gradient.shape)}, but the tensor has ${shapeString(root.shape)}`);
+      }
+    } else if (root.numel !== 1) {
+      throw new Error(`backward: a gradient can only be created implicitly for a one-element tensor, got ${root.describe()}; pass one`);
+    }
+  });
   noGrad(() => {
-    const seed = gradient ? alias(gradient) : filled(root.shape, root.dtype, root.device, 1);
-    if (!root._gradFn) {
-      accumulateLeaf(root, seed);
-      return;
-    }
-    const rootNode = root._gradFn;
-    const deps = collect(rootNode);
-    const pending = new Map<Node, (Tensor | undefined)[]>([[rootNode, []]]);
-    (pending.get(rootNode) as (Tensor | undefined)[])[root._outputIndex] = seed;
-    const ready: Node[] = [rootNode];
+    const pending = new Map<Node, (Tensor | undefined)[]>();
+    const rootNodes: Node[] = [];
+    roots.forEach((root, i) => {
+      const gradient = gradients[i];
+      const seed = gradient ? alias(gradient) : filled(root.shape, root.dtype, root.device, 1);
+      if (!root._gradFn) {
+        accumulateLeaf(root, seed);
+        return;
+      }
+      const slots = pending.get(root._gradFn) ?? [];
+      pending.set(root._gradFn, slots);
+      const prev = slots[root._outputIndex];
+      slots[root._outputIndex] = prev ? sumTensors(prev, seed) : seed;
+      if (!rootNodes.includes(root._gradFn)) rootNodes.push(root._gradFn);
+    });
+    if (rootNodes.length === 0) return;
+    const deps = collect(rootNodes);
+    const ready: Node[] = rootNodes.filter((n) => deps.get(n) === 0);
     try {
       while (ready.length) {
         // The most recently created ready node first.
