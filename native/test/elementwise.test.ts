@@ -2,7 +2,7 @@
 // cast, unary (+ backward), binary (broadcasting), where, copyStrided, accumulate, dropout,
 // maskedScale, and the errors they raise.
 import { describe, expect, it } from 'vitest';
-import { BINARY_OPS, type BinaryOpName, type DTypeName, UNARY_OPS, type UnaryOpName } from '../src/index.ts';
+import { BINARY_OPS, type BinaryOpName, type DTypeName, UNARY_OPS } from '../src/index.ts';
 import {
   ALL_DTYPES, BINARY_NAMES, binaryRef, contiguousStrides, extentOf, FLOAT_DTYPES, INTEGER_UNARY, isComparison,
   isFloat, roundTo, stridedOffsets, UNARY_NAMES, unaryCase, unaryGradRef, unaryRef,
@@ -262,7 +262,7 @@ function runBinary(op: BinaryOpName, dtype: DTypeName, shape: number[], aStrides
   if (!isComparison(op) && dtype === 'bool') expected = expected.map((v) => +(v !== 0));
   else if (!float) expected = expected.map((v) => v + 0);
   const got = download(ho, outDtype, n);
-  [ha, hb, ho].forEach((h) => nb.free(h));
+  for (const h of [ha, hb, ho]) nb.free(h);
   return { got, expected, outDtype };
 }
 
@@ -314,7 +314,7 @@ describe('binary', () => {
     expect(Number.isNaN(got[0])).toBe(true);
     expect(Number.isNaN(got[1])).toBe(true);
     expect(got[2]).toBe(2);
-    [a, b, o].forEach((h) => nb.free(h));
+    for (const h of [a, b, o]) nb.free(h);
   });
 
   it('refuses integer division and pow', () => {
@@ -347,7 +347,7 @@ describe('where', () => {
       const bo = stridedOffsets(shape, bStrides);
       const expected = co.map((c, i) => (cond[c] ? a[ao[i] as number] : b[bo[i] as number]) as number);
       expect(download(ho, dtype, n)).toEqual(expected);
-      [hc, ha, hb, ho].forEach((h) => nb.free(h));
+      for (const h of [hc, ha, hb, ho]) nb.free(h);
     });
   }
 });
@@ -431,7 +431,7 @@ describe('dropout and maskedScale', () => {
       const u = empty(CPU, 'f32', n);
       nb.random(u, 0, n, code('f32'), 0, 0, 1, 77, 1000);
       expect(download(u, 'f32', n).map((v) => +(v < Math.fround(1 - p)))).toEqual(mask);
-      [hx, ho, hm, u].forEach((h) => nb.free(h));
+      for (const h of [hx, ho, hm, u]) nb.free(h);
     });
   }
 
@@ -463,7 +463,7 @@ describe('dropout and maskedScale', () => {
       const ho = empty(CPU, dtype, N);
       nb.maskedScale(hg, 0, hm, 0, ho, 0, N, code(dtype), 1 / 0.7);
       assertClose(download(ho, dtype, N), gy.map((g, i) => (mask[i] ? g / 0.7 : 0)), TOL[dtype].rtol, TOL[dtype].atol);
-      [hg, hm, ho].forEach((h) => nb.free(h));
+      for (const h of [hg, hm, ho]) nb.free(h);
     });
   }
 

@@ -112,7 +112,7 @@ describe('index kernels: cuda:0 matches the CPU', { skip: !hasCuda }, () => {
     assert.throws(() => download(acc, 'f32', 1), /out of range/);
     nb.fill(acc, 0, 11 * 64, code('f32'), 1);
     assert.deepStrictEqual(download(acc, 'f32', 3), [1, 1, 1]);
-    [table, index, out, g, go, acc].forEach((h) => nb.free(h));
+    for (const h of [table, index, out, g, go, acc]) nb.free(h);
   });
 });
 

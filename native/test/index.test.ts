@@ -13,7 +13,6 @@ afterAll(() => nb.setNumThreads(threadsBefore));
 const randomIndices = (n: number, size: number, seed: number) => randomValues(n, seed, 0, size).map(Math.floor);
 const valuesOf = (dtype: DTypeName, n: number, seed: number) =>
   roundTo(dtype, randomValues(n, seed, -4, 4).map((v) => (isFloat(dtype) ? v : Math.trunc(v) + 0)));
-const poisonOf = (dtype: DTypeName) => (isFloat(dtype) ? Number.NaN : dtype === 'bool' ? 1 : 77);
 
 // References over [outer, size, inner] views.
 function indexSelectRef(src: number[], idx: number[], outer: number, size: number, inner: number): number[] {
@@ -48,7 +47,7 @@ describe('indexSelect', () => {
         const ho = empty(CPU, dtype, tokens * hidden);
         nb.indexSelect(ht, 0, 1, vocab, hidden, code(dtype), hi, 0, code(idt), tokens, ho, 0);
         expect(download(ho, dtype, tokens * hidden)).toEqual(indexSelectRef(table, ids, 1, vocab, hidden));
-        [ht, hi, ho].forEach((h) => nb.free(h));
+        for (const h of [ht, hi, ho]) nb.free(h);
       });
     }
   }
@@ -64,7 +63,7 @@ describe('indexSelect', () => {
     const got = download(ho, 'f32', 1 + outer * nIndex * inner);
     expect(Number.isNaN(got[0])).toBe(true);
     expect(got.slice(1)).toEqual(indexSelectRef(src.slice(2), ids, outer, size, inner));
-    [hs, hi, ho].forEach((h) => nb.free(h));
+    for (const h of [hs, hi, ho]) nb.free(h);
   });
 
   it('allows an empty selection', () => {
@@ -73,7 +72,7 @@ describe('indexSelect', () => {
     const ho = empty(CPU, 'f32', 1);
     nb.indexSelect(hs, 0, 1, 3, 1, code('f32'), hi, 0, code('i32'), 0, ho, 0);
     expect(Number.isNaN(download(ho, 'f32', 1)[0])).toBe(true);
-    [hs, hi, ho].forEach((h) => nb.free(h));
+    for (const h of [hs, hi, ho]) nb.free(h);
   });
 
   for (const bad of [11, -1]) {
@@ -85,7 +84,7 @@ describe('indexSelect', () => {
         new RegExp(`indexSelect: index ${bad} at position 2 is out of range .*\\[0, 11\\)`),
       );
       expect(download(ho, 'f32', 12).every(Number.isNaN)).toBe(true);
-      [hs, hi, ho].forEach((h) => nb.free(h));
+      for (const h of [hs, hi, ho]) nb.free(h);
     });
   }
 });
@@ -106,7 +105,7 @@ describe('indexAdd', () => {
           const { rtol, atol } = TOL[out];
           // every output element sums up to ~5 terms, each rounded once to `out`
           assertClose(download(ho, out, base.length), indexAddRef(base, g, ids, outer, size, inner), rtol, atol * 4);
-          [ho, hs, hi].forEach((h) => nb.free(h));
+          for (const h of [ho, hs, hi]) nb.free(h);
         });
       }
     }
@@ -122,7 +121,7 @@ describe('indexAdd', () => {
     const hi = upload(CPU, 'i64', ids);
     nb.indexAdd(hg, 0, code('bf16'), 1, 4, hidden, hi, 0, code('i64'), ho, 0, vocab, code('f32'));
     expect(download(ho, 'f32', vocab * hidden)).toEqual(indexAddRef(new Array(12).fill(0), grads, ids, 1, vocab, hidden));
-    [ho, hg, hi].forEach((h) => nb.free(h));
+    for (const h of [ho, hg, hi]) nb.free(h);
   });
 
   it('is deterministic and independent of the thread count', () => {
@@ -145,7 +144,7 @@ describe('indexAdd', () => {
     expect(runs[2]).toEqual(runs[0]);
     const got = [...new Float32Array((runs[0] as Uint8Array).buffer)];
     assertClose(got, indexAddRef(new Array(vocab * hidden).fill(0), g, ids, 1, vocab, hidden), 1e-4, 1e-4);
-    [hg, hi].forEach((h) => nb.free(h));
+    for (const h of [hg, hi]) nb.free(h);
   });
 
   it('throws for an out-of-range index and leaves the output untouched', () => {
@@ -156,7 +155,7 @@ describe('indexAdd', () => {
       /indexAdd: index 2 at position 2 is out of range .*\[0, 2\)/,
     );
     expect(download(ho, 'f32', 4)).toEqual([1, 2, 3, 4]);
-    [ho, hs, hi].forEach((h) => nb.free(h));
+    for (const h of [ho, hs, hi]) nb.free(h);
   });
 
   it('refuses integer outputs and non-integer indices', () => {
@@ -164,7 +163,7 @@ describe('indexAdd', () => {
     const f = upload(CPU, 'f32', [0, 0]);
     expect(() => nb.indexAdd(h, 0, code('i32'), 1, 1, 1, h, 0, code('i32'), h, 0, 2, code('i32'))).toThrow(/floating dtype/);
     expect(() => nb.indexAdd(f, 0, code('f32'), 1, 1, 1, f, 0, code('f32'), f, 0, 2, code('f32'))).toThrow(/indices must be i32 or i64/);
-    [h, f].forEach((x) => nb.free(x));
+    for (const x of [h, f]) nb.free(x);
   });
 });
 
@@ -195,7 +194,7 @@ describe('gather and scatterAdd', () => {
         const ho = empty(CPU, dtype, ids.length);
         nb.gather(hs, 0, outer, size, inner, code(dtype), hi, 0, code(idt), nIndex, ho, 0);
         expect(download(ho, dtype, ids.length)).toEqual(gatherRef(src));
-        [hs, hi, ho].forEach((h) => nb.free(h));
+        for (const h of [hs, hi, ho]) nb.free(h);
       });
     }
     for (const [src, out] of [['f32', 'f32'], ['bf16', 'f32'], ['bf16', 'bf16'], ['f16', 'f16'], ['f64', 'f64'], ['f32', 'f64']] as const) {
@@ -207,7 +206,7 @@ describe('gather and scatterAdd', () => {
         const hi = upload(CPU, idt, ids);
         nb.scatterAdd(hs, 0, code(src), outer, nIndex, inner, hi, 0, code(idt), ho, 0, size, code(out));
         assertClose(download(ho, out, base.length), scatterRef(base, s), TOL[out].rtol, TOL[out].atol * 4);
-        [ho, hs, hi].forEach((h) => nb.free(h));
+        for (const h of [ho, hs, hi]) nb.free(h);
       });
     }
   }
@@ -228,7 +227,7 @@ describe('gather and scatterAdd', () => {
     });
     nb.setNumThreads(threadsBefore);
     expect(runs[1]).toEqual(runs[0]);
-    [hs, hi].forEach((h) => nb.free(h));
+    for (const h of [hs, hi]) nb.free(h);
   });
 
   it('out-of-range indices throw naming the op, the index and the range', () => {
@@ -244,6 +243,6 @@ describe('gather and scatterAdd', () => {
       /scatterAdd: index 7 at position 17/,
     );
     expect(download(ho, 'f32', outer * size * inner).every(Number.isNaN)).toBe(true);
-    [hs, hi, ho].forEach((h) => nb.free(h));
+    for (const h of [hs, hi, ho]) nb.free(h);
   });
 });

@@ -1,7 +1,7 @@
 // GPTDataset and BlendedDataset parity with Megatron-Core on files and indices its own code
 // produced (tools/fixtures/make_datasets_fixtures.py).
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BlendedDataset } from '../src/blend/blended-dataset.ts';
@@ -86,7 +86,10 @@ suite('Megatron-Core parity: GPTDataset', () => {
         },
       });
       c.splits.forEach((rec: any, i: number) => {
-        if (rec === null) return expect(built[i]).toBeNull();
+        if (rec === null) {
+          expect(built[i]).toBeNull();
+          return;
+        }
         const ds = built[i] as GPTDataset;
         // Megatron recorded its own absolute corpus path; the rest of the description must match.
         const megatronPath = JSON.parse(rec.description).dataset_path;
@@ -96,7 +99,9 @@ suite('Megatron-Core parity: GPTDataset', () => {
       });
       // Built again from the cache: identical.
       const again = buildGPTDatasets({ blend: { prefixes: [prefix] }, split: c.case.split, sizes: c.case.sizes, config: { randomSeed: c.case.seed, sequenceLength: c.case.seq, eod: 50256, pathToCache: dir, tokenizerIdentifiers: TOKENIZER, addExtraTokenToSequence: c.case.add_extra_token ?? true, dropLastPartialValidationSequence: c.case.drop_last_valid ?? true } });
-      c.splits.forEach((rec: any, i: number) => rec && checkGPT(again[i] as GPTDataset, { ...rec, samples: rec.samples.map((s: any) => ({ idx: s.idx, text: s.text, document_ids: s.document_ids })) }));
+      c.splits.forEach((rec: any, i: number) => {
+        if (rec) checkGPT(again[i] as GPTDataset, { ...rec, samples: rec.samples.map((s: any) => ({ idx: s.idx, text: s.text, document_ids: s.document_ids })) });
+      });
     });
   }
 
@@ -121,13 +126,18 @@ suite('Megatron-Core parity: BlendedDataset', () => {
         config: { randomSeed: c.case.seed, sequenceLength: c.case.seq, eod: 50256, pathToCache: dir, tokenizerIdentifiers: TOKENIZER },
       });
       c.splits.forEach((rec: any, i: number) => {
-        if (rec === null) return expect(built[i]).toBeNull();
+        if (rec === null) {
+          expect(built[i]).toBeNull();
+          return;
+        }
         const ds = built[i] as BlendedDataset<GPTSample>;
         expect(ds.size).toBe(rec.size);
         expect(ds.weights).toEqual(rec.weights);
         expect(Array.from(ds.datasetIndex)).toEqual(rec.dataset_index);
         expect(Array.from(ds.datasetSampleIndex)).toEqual(rec.dataset_sample_index);
-        ds.datasets.forEach((m, k) => checkGPT(m as GPTDataset, rec.members[k]));
+        ds.datasets.forEach((m, k) => {
+          checkGPT(m as GPTDataset, rec.members[k]);
+        });
         for (const s of rec.samples) {
           const d = ds.datasetIndex[s.idx]!;
           expect(d).toBe(s.dataset_id);

@@ -58,7 +58,9 @@ describe('GPTDataset', () => {
     const texts = Array.from({ length: a.length }, (_, j) => j);
     // Unshuffled order: sample j's last token is sample j+1's first.
     const inv = new Map<number, number>();
-    a.shuffleIndex.forEach((s, i) => inv.set(s, i));
+    a.shuffleIndex.forEach((s, i) => {
+      inv.set(s, i);
+    });
     for (const j of texts.slice(0, -1)) expect(a.getText(inv.get(j)!).text[16]).toBe(a.getText(inv.get(j + 1)!).text[0]);
     expect(Array.from(build(1234, null).shuffleIndex)).toEqual(Array.from(a.shuffleIndex));
     expect(Array.from(build(1235, null).shuffleIndex)).not.toEqual(Array.from(a.shuffleIndex));

@@ -25,7 +25,9 @@ export function writeTntIdx(prefix: string, items: number[][], docIdx: number[])
   longs.push(1, 4, 4, items.length, sizes.length, docIdx.length, ...dimOffsets, ...dataOffsets, ...sizes, ...docIdx);
   const idx = Buffer.alloc(8 + 8 * longs.length);
   idx.write('TNTIDX\0\0', 0, 'latin1');
-  longs.forEach((v, i) => idx.writeBigInt64LE(BigInt(v), 8 + 8 * i));
+  longs.forEach((v, i) => {
+    idx.writeBigInt64LE(BigInt(v), 8 + 8 * i);
+  });
   writeFileSync(`${prefix}.idx`, idx);
   writeFileSync(`${prefix}.bin`, Buffer.from(Int32Array.from(items.flat()).buffer));
 }

@@ -120,14 +120,14 @@ describe('bad files name the file and the fault', () => {
   const good = join(dir, 'good');
   build(good, 'int32', DOCS);
   let n = 0;
-  function broken(edit: (idx: Buffer, prefix: string) => Buffer | void): string {
+  function broken(edit: (idx: Buffer, prefix: string) => Buffer | undefined): string {
     const prefix = join(dir, `bad-${n++}`);
     copyFileSync(`${good}.bin`, `${prefix}.bin`);
     const idx = Buffer.from(readFileSync(`${good}.idx`));
     writeFileSync(`${prefix}.idx`, edit(idx, prefix) ?? idx);
     return prefix;
   }
-  const cases: [string, (idx: Buffer, prefix: string) => Buffer | void, RegExp][] = [
+  const cases: [string, (idx: Buffer, prefix: string) => Buffer | undefined, RegExp][] = [
     ['wrong magic', (b) => void b.write('XXIDIDX', 0, 'latin1'), /bad-\d+\.idx: wrong magic bytes/],
     ['wrong version', (b) => void b.writeBigUInt64LE(2n, 9), /unsupported index version 2/],
     ['unknown dtype code', (b) => void b.writeUInt8(9, 17), /unknown dtype code 9/],
@@ -144,12 +144,12 @@ describe('bad files name the file and the fault', () => {
     });
   }
   it('truncated .bin', () => {
-    const prefix = broken(() => {});
+    const prefix = broken(() => undefined);
     truncateSync(`${prefix}.bin`, 20);
     expect(() => new IndexedDataset(prefix)).toThrow(/reaches past the end of .*\.bin \(20 bytes\)/);
   });
   it('missing partner files', () => {
-    const prefix = broken(() => {});
+    const prefix = broken(() => undefined);
     rmSync(`${prefix}.bin`);
     expect(() => new IndexedDataset(prefix)).toThrow(/\.bin: missing: the partner of .*\.idx was not found/);
     rmSync(`${prefix}.idx`);

@@ -44,7 +44,10 @@ suite('Megatron-Core parity: BERT', () => {
         config: { ...common, randomSeed: c.case.seed, sequenceLength: c.case.seq, maskingMaxNgram: 3, maskingUseGeometricDistribution: false, classificationHead: c.case.head, tokenizer: tokenizer(0), pathToCache: tempDir(`bert${n}`) },
       });
       c.splits.forEach((rec: any, i: number) => {
-        if (rec === null) return expect(built[i]).toBeNull();
+        if (rec === null) {
+          expect(built[i]).toBeNull();
+          return;
+        }
         const ds = built[i] as BERTDataset;
         sameDescription(describeText(ds), rec.description, prefix);
         expect(Array.from(ds.sampleIndex)).toEqual(rec.sample_index.flat());
@@ -69,7 +72,10 @@ suite('Megatron-Core parity: T5', () => {
         config: { ...common, randomSeed: c.case.seed, sequenceLength: c.case.seq, sequenceLengthDecoder: c.case.dec, maskingMaxNgram: 10, maskingUseGeometricDistribution: true, tokenizer: tokenizer(100), pathToCache: tempDir(`t5${n}`) },
       });
       c.splits.forEach((rec: any, i: number) => {
-        if (rec === null) return expect(built[i]).toBeNull();
+        if (rec === null) {
+          expect(built[i]).toBeNull();
+          return;
+        }
         const ds = built[i] as T5Dataset;
         sameDescription(describeText(ds), rec.description, prefix);
         expect(Array.from(ds.sampleIndex)).toEqual(rec.sample_index.flat());

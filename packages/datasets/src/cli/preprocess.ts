@@ -2,7 +2,7 @@
 //   tessera preprocess --input corpus.jsonl --json-keys text --tokenizer-type GPT2BPETokenizer \
 //     --vocab-file gpt2-vocab.json --merge-file gpt2-merges.txt --append-eod --workers 16 \
 //     --output-prefix out/corpus      -> out/corpus_text_document.{bin,idx}
-import { type InputFormat } from '../preprocess/encode.ts';
+import type { InputFormat } from '../preprocess/encode.ts';
 import { defaultFormat, preprocess } from '../preprocess/preprocess.ts';
 import { TOKENIZER_TYPES } from '../tokenizers/build.ts';
 import { type FlagSpec, parseFlags, UsageError, usage } from './args.ts';

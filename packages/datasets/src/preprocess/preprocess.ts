@@ -89,7 +89,9 @@ export async function preprocess(o: PreprocessOptions): Promise<PreprocessResult
   } else {
     await runPool(nWorkers, config, o.input, batchLines, (b) => (bytes = b), write);
   }
-  builders.forEach((b, i) => b.finalize(`${outputs[i]!.prefix}.idx`));
+  builders.forEach((b, i) => {
+    b.finalize(`${outputs[i]!.prefix}.idx`);
+  });
   progress.done(documents, tokens);
   return { documents, tokens, seconds: (performance.now() - start) / 1000, outputs };
 }

@@ -81,7 +81,8 @@ export class RandomState {
   /** `geometric(p)`: trials until the first success, numpy's legacy search/inversion split. */
   geometric(p: number): number {
     if (!(p > 0 && p <= 1)) throw new RangeError(`RandomState.geometric: p must be in (0, 1], got ${p}`);
-    if (p >= 0.333333333333333333333333) {
+    // numpy writes 0.333333333333333333333333; this is the same double.
+    if (p >= 0.3333333333333333) {
       let x = 1;
       let sum = p;
       let prod = p;

@@ -98,9 +98,9 @@ export class WordPiece implements Tokenizer {
       }
       out += isChinese(cp) ? ` ${ch} ` : ch;
     }
-    if (this.stripAccents && !/^[\x00-\x7f]*$/.test(out)) out = out.normalize('NFD').replace(MARK_NONSPACING, '');
+    if (this.stripAccents && !/^\p{ASCII}*$/u.test(out)) out = out.normalize('NFD').replace(MARK_NONSPACING, '');
     if (this.lowercase) {
-      if (/^[\x00-\x7f]*$/.test(out)) return out.toLowerCase();
+      if (/^\p{ASCII}*$/u.test(out)) return out.toLowerCase();
       let lower = '';
       for (const ch of out) lower += ch.toLowerCase(); // one code point at a time: no final-sigma rule
       out = lower;
