@@ -198,3 +198,33 @@ describe('checkpoint', () => {
     });
   });
 });
+
+describe('contexts inside synchronous sections', () => {
+  it('honours noGrad/enableGrad and nested scopes inside a custom forward', () => {
+    const seen: boolean[] = [];
+    const Probe = defineFunction({
+      name: 'probe',
+      forward(_ctx, x: Tensor) {
+        seen.push(isGradEnabled());
+        seen.push(enableGrad(() => isGradEnabled()));
+        seen.push(noGrad(() => enableGrad(() => noGrad(() => isGradEnabled()))));
+        const inner = scope(() => x.mul(2).add(1)); // temporaries of the nested scope are freed
+        return inner.mul(1);
+      },
+      backward(_ctx, gy) {
+        return [gy.mul(2)];
+      },
+    });
+    const live = liveTensorCount();
+    scope(() => {
+      const x = tensor([1, 2], { requiresGrad: true });
+      const y = Probe(x);
+      expect(y.toArray()).toEqual([3, 5]);
+      expect(seen).toEqual([false, true, false]);
+      y.sum().backward();
+      expect(x.grad?.toArray()).toEqual([2, 2]);
+      x.grad?.dispose();
+    });
+    expect(liveTensorCount()).toBe(live);
+  });
+});

@@ -20,12 +20,38 @@ interface Context {
 const storage = new AsyncLocalStorage<Context>();
 const rootContext: Context = { scope: undefined, gradEnabled: true };
 
+// Contexts entered by code known to be synchronous (autograd forwards): a plain stack is enough
+// there, since nothing else can run until the function returns, and it is much cheaper than
+// AsyncLocalStorage. It is consulted first.
+const syncStack: Context[] = [];
+
 export function currentContext(): Context {
-  return storage.getStore() ?? rootContext;
+  return syncStack.length > 0 ? (syncStack[syncStack.length - 1] as Context) : (storage.getStore() ?? rootContext);
 }
 
 export function runInContext<T>(ctx: Context, fn: () => T): T {
+  if (syncStack.length > 0) {
+    // Inside a synchronous section: an async fn would outlive it, so keep using the stack.
+    syncStack.push(ctx);
+    try {
+      return fn();
+    } finally {
+      syncStack.pop();
+    }
+  }
   return storage.run(ctx, fn);
+}
+
+/** Runs a function that must not be async in a context, without AsyncLocalStorage's cost. */
+export function runSync<T>(ctx: Context, fn: () => T): T {
+  syncStack.push(ctx);
+  try {
+    const out = fn();
+    if (out instanceof Promise) throw new Error('this function must be synchronous, but it returned a promise');
+    return out;
+  } finally {
+    syncStack.pop();
+  }
 }
 
 export function isGradEnabled(): boolean {
@@ -35,7 +61,7 @@ export function isGradEnabled(): boolean {
 function withGradMode<T>(enabled: boolean, fn: () => T): T {
   const ctx = currentContext();
   if (ctx.gradEnabled === enabled) return fn();
-  return storage.run({ scope: ctx.scope, gradEnabled: enabled }, fn);
+  return runInContext({ scope: ctx.scope, gradEnabled: enabled }, fn);
 }
 
 /** Runs fn without recording autograd history (also across awaits inside fn). */

@@ -18,6 +18,7 @@ import {
   collapseDims,
   contiguousStrides,
   numel,
+  sameShape,
   type Shape,
   shapeString,
   splitAt,
@@ -25,6 +26,7 @@ import {
 import { Tensor } from './tensor.ts';
 
 const NONE = 0;
+const UNIT_STRIDE = [1];
 
 export function empty(shape: Shape, dtype: DType, device: Device): Tensor {
   return Tensor._empty(shape, dtype, device);
@@ -115,8 +117,15 @@ export function unaryBackward(op: UnaryOpName, x: Tensor, gy: Tensor, alpha = 0,
 export function binary(op: BinaryOpName, a: Tensor, b: Tensor, out?: Tensor): Tensor {
   const device = sameDevice(op, a, b);
   if (a.dtype !== b.dtype) throw new Error(`${op}: dtypes differ (${a.dtype} and ${b.dtype})`);
-  const shape = broadcastShapes(a.shape, b.shape);
   const comparison = BINARY_OPS[op] >= BINARY_OPS.eq;
+  if (sameShape(a.shape, b.shape) && (!out || out.numel === a.numel)) {
+    // Fast path: no broadcasting, one flat dimension.
+    const o = out ?? empty(a.shape, comparison ? 'bool' : a.dtype, device);
+    const flat = [a.numel];
+    nb.binary(BINARY_OPS[op], a.handle, a.offset, UNIT_STRIDE, b.handle, b.offset, UNIT_STRIDE, o.handle, o.offset, flat, code(a.dtype));
+    return o;
+  }
+  const shape = broadcastShapes(a.shape, b.shape);
   const o = out ?? empty(shape, comparison ? 'bool' : a.dtype, device);
   if (out && numel(out.shape) !== numel(shape)) {
     throw new Error(`${op}: the output ${out.describe()} does not match the broadcast shape ${shapeString(shape)}`);

@@ -1,7 +1,7 @@
 // Deterministic memory release. Tensors created inside scope(fn) are disposed when fn finishes
 // (after its promise settles, for async fn), except the tensors fn returns (found in arrays and
 // plain objects) and those passed to keep(). Returned tensors move to the enclosing scope.
-import { currentContext, runInContext, Scope } from './context.ts';
+import { currentContext, runInContext, runSync, Scope } from './context.ts';
 import { Tensor } from './tensor.ts';
 
 export function track(t: Tensor): void {
@@ -87,6 +87,20 @@ export function scopeWithGradMode<T>(fn: () => T, gradEnabled: boolean): T {
         throw err;
       },
     ) as T;
+  }
+  endScope(s, result);
+  return result;
+}
+
+/** @internal scopeWithGradMode for a function known to be synchronous (autograd forwards): cheaper. */
+export function syncScopeWithGradMode<T>(fn: () => T, gradEnabled: boolean): T {
+  const s = new Scope(currentContext().scope);
+  let result: T;
+  try {
+    result = runSync({ scope: s, gradEnabled }, fn);
+  } catch (err) {
+    endScope(s, undefined);
+    throw err;
   }
   endScope(s, result);
   return result;

@@ -3,7 +3,7 @@
 // accumulates into leaves' .grad (or .mainGrad). Gradients and saved tensors are freed as soon as
 // they have been used, so peak memory stays close to the forward's.
 import { noGrad } from '../context.ts';
-import { scope } from '../scope.ts';
+import { syncScopeWithGradMode } from '../scope.ts';
 import { sameShape, shapeString } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { describeGradMismatch, alias } from './function.ts';
@@ -118,7 +118,7 @@ export function runBackwardMany(roots: Tensor[], gradients: (Tensor | undefined)
         const grads = node.outputs.map((o, i) => slots[i] ?? filled(o.shape, o.dtype, o.device, 0));
         if (!node.backward) throw new Error(`backward: '${node.name}' was released before backward reached it`);
         const backwardFn = node.backward;
-        const gradInputs = scope(() => backwardFn(grads));
+        const gradInputs = syncScopeWithGradMode(() => backwardFn(grads), false);
         const owned = gradInputs.map((g) => (g ? alias(g) : undefined));
         for (const g of gradInputs) g?.dispose();
         for (const g of grads) g.dispose();

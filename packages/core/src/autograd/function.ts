@@ -3,7 +3,7 @@
 // and users write their own the same way (the tensor-parallel mappings are).
 import { isGradEnabled } from '../context.ts';
 import { isFloatingDtype } from '../dtype.ts';
-import { scopeWithGradMode } from '../scope.ts';
+import { syncScopeWithGradMode } from '../scope.ts';
 import { shapeString } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { type Edge, Node } from './node.ts';
@@ -71,7 +71,7 @@ export function defineFunction<Args extends unknown[], Out extends Tensor | Tens
     const needs = args.map((a) => record && a instanceof Tensor && (a.requiresGrad || a._gradFn !== null));
     const ctx = new Context(needs);
     // Without recording, in a scope of its own: temporaries the forward makes are freed at once.
-    const out = scopeWithGradMode(() => spec.forward(ctx, ...args), false);
+    const out = syncScopeWithGradMode(() => spec.forward(ctx, ...args), false);
     if (!needs.some(Boolean)) {
       for (const t of ctx._saved) t.dispose();
       return out;
