@@ -1,5 +1,5 @@
 // Shared helpers for the dataset benchmarks: a corpus from the bundled WikiText-2, the Python
-// counterpart runner, and the result table / JSON output ($OUT/<name>.json when OUT is set).
+// counterpart runner, and the result table / JSON output ($OUT/<name>.json, or bench/results/<name>.json).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,8 +31,8 @@ export function report(name: string, rows: Record<string, string | number>[], ex
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i]!)).join('  ');
   console.log(line(cols));
   for (const r of rows) console.log(line(cols.map((c) => String(r[c] ?? ''))));
-  if (process.env.OUT) {
-    mkdirSync(process.env.OUT, { recursive: true });
-    writeFileSync(join(process.env.OUT, `${name}.json`), JSON.stringify({ name, rows, ...extra }, null, 2));
-  }
+  const outDir = process.env.OUT ?? join(import.meta.dirname, '..', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const date = new Date().toISOString();
+  writeFileSync(join(outDir, `${name}.json`), JSON.stringify({ name, date, rows, ...extra }, null, 2));
 }
