@@ -38,6 +38,7 @@ export { preprocessMain } from './cli/preprocess.ts';
 
 export { pretrainingSampler, type SamplerOptions } from './loader/sampler.ts';
 export { type Batch, type BatchField, collate } from './loader/collate.ts';
+export { toTensors, type ToTensorsOptions } from './loader/tensors.ts';
 export { type LoaderOptions, MicroBatchLoader, type SampleSource } from './loader/loader.ts';
 export { TextDataset, type TextDatasetOptions } from './text/text-dataset.ts';
 export { readWikiText2, wikiText2Articles, wikiText2File, type WikiTextSplit } from './wikitext.ts';

@@ -1,5 +1,5 @@
-// Stacks samples into a micro-batch of plain typed arrays with shapes. Tensors come later: a
-// `toTensors(batch, device)` adapter in @tessera/core's users turns each field into a Tensor.
+// Stacks samples into a micro-batch of plain typed arrays with shapes; toTensors() (tensors.ts)
+// turns the fields into tensors on a device.
 
 export type FieldArray = Int32Array | Float32Array | Uint8Array | BigInt64Array | Int16Array;
 
