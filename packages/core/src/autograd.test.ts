@@ -228,3 +228,17 @@ describe('contexts inside synchronous sections', () => {
     expect(liveTensorCount()).toBe(live);
   });
 });
+
+describe('gradient-accumulation fusion', () => {
+  it('accumulates a bf16 weight gradient in fp32 without rounding it to bf16 first', () => {
+    scope(() => {
+      // Column sums 1 + 2^-7 + 1 + 2^-6 = 2.0234375 need 8 mantissa bits: bf16 cannot hold them.
+      const x = tensor([[1 + 2 ** -7, 1], [1 + 2 ** -6, 1]], { dtype: 'bf16' });
+      const w = tensor([[1, 0]], { dtype: 'bf16', requiresGrad: true });
+      w.mainGrad = zeros([1, 2]);
+      linear(x, w).float().sum().backward();
+      expect(w.mainGrad.toArray()).toEqual([2.0234375, 2]);
+      w.mainGrad.dispose();
+    });
+  });
+});

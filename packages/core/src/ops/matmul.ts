@@ -115,6 +115,7 @@ const LinearFn = defineFunction({
   name: 'linear',
   forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | undefined) {
     ctx.saveForBackward(x, weight);
+    ctx.weightLeaf = weight; // the saved copy is an alias without mainGrad; fusion needs the parameter itself
     ctx.hasBias = bias !== undefined;
     const [out, inF] = weight.shape as [number, number];
     const rows = x.numel / inF;
@@ -130,10 +131,11 @@ const LinearFn = defineFunction({
     const gx = ctx.needsInputGrad[0] ? view(k.gemm(g2, weight, k.empty([rows, inF], x.dtype, x.device), rows, inF, out), x.shape) : null;
     let gw = null;
     if (ctx.needsInputGrad[1]) {
-      if (weight.mainGrad && weight.isLeaf) {
+      const leaf = ctx.weightLeaf as Tensor;
+      if (leaf.mainGrad && leaf.isLeaf) {
         // Gradient-accumulation fusion: the weight-gradient GEMM adds straight into the fp32 main grad.
-        k.gemm(g2, x2, weight.mainGrad, out, inF, rows, { transA: true, beta: 1 });
-        runPostAccumulateHooks(weight);
+        k.gemm(g2, x2, leaf.mainGrad, out, inF, rows, { transA: true, beta: 1 });
+        runPostAccumulateHooks(leaf);
       } else {
         gw = k.gemm(g2, x2, k.empty([out, inF], weight.dtype, weight.device), out, inF, rows, { transA: true });
       }
