@@ -11,6 +11,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   ts::binding::registerFiles(env, exports);
   ts::binding::registerOptim(env, exports);
   ts::binding::registerNccl(env, exports);
+  ts::binding::registerCpuComm(env, exports);
   return exports;
 }
 

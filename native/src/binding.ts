@@ -159,6 +159,29 @@ export interface NativeBinding {
   /** Sends and receives in one NCCL group; each op is [1 send | 0 recv, handle, offset, count, dtype, peer]. */
   ncclSendRecv(comm: Handle, ops: ReadonlyArray<readonly [0 | 1, Handle, number, number, DTypeCode, number]>, done: Handle): void;
 
+  // ---- cpu backend data plane (csrc/binding/cpu_comm.cpp, csrc/cpu/comm_*.cpp) ---------------
+  // One mesh of socket connections per process, shared by every cpu process group. Every call
+  // blocks until its operation is done. Errors carry a `code`: TIMEOUT, PEER_LOST, MISMATCH,
+  // ABORTED, CLOSED, INVALID or UNREACHABLE. Reduce ops: 0 sum, 1 avg, 2 max, 3 min. Peers of
+  // operations are group ranks; ranks elsewhere are global.
+  /** Opens this process's listening sockets: TCP on host (port 0), and an abstract Unix-domain socket when unixName is not ''. */
+  cpuCommListen(rank: number, worldSize: number, token: string, host: string, unixName: string): { port: number; unixName: string };
+  /** Connects every listed peer not connected yet, within the timeout: lower ranks are dialled (their unixName first when given), higher ranks awaited. */
+  cpuCommConnect(peers: ReadonlyArray<readonly [rank: number, host: string, port: number, unixName: string]>, timeoutMs: number): void;
+  /** A group of global ranks (this rank among them), connected beforehand; the key is the same on every member. */
+  cpuCommGroupCreate(key: string, ranks: readonly number[], timeoutMs: number, segmentBytes: number): Handle;
+  /** Later calls on the group fail with CLOSED. */
+  cpuCommGroupDestroy(group: Handle): void;
+  cpuCommAllReduce(group: Handle, buf: Handle, off: number, count: number, dtype: DTypeCode, reduce: number): void;
+  cpuCommReduceScatter(group: Handle, out: Handle, outOff: number, input: Handle, inOff: number, outCount: number, dtype: DTypeCode, reduce: number): void;
+  cpuCommAllGather(group: Handle, out: Handle, outOff: number, input: Handle, inOff: number, inCount: number, dtype: DTypeCode): void;
+  cpuCommBroadcast(group: Handle, buf: Handle, off: number, count: number, dtype: DTypeCode, root: number): void;
+  /** Sends and receives that progress together; each op is [1 send | 0 recv, handle, offset, count, dtype, peer]. */
+  cpuCommSendRecv(group: Handle, ops: ReadonlyArray<readonly [0 | 1, Handle, number, number, DTypeCode, number]>): void;
+  cpuCommBarrier(group: Handle): void;
+  /** Says bye to every peer, closes every connection and forgets every group. */
+  cpuCommClose(): void;
+
   // ---- multi-tensor optimizer kernels (csrc/binding/optim.cpp, csrc/core/optim_kernels.h) --------
   // A tensor list crosses as parallel arrays: storage handles, element offsets and element counts.
   /**

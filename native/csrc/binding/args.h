@@ -125,5 +125,6 @@ void registerKernels(Napi::Env env, Napi::Object exports);
 void registerFiles(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerNccl(Napi::Env env, Napi::Object exports);
+void registerCpuComm(Napi::Env env, Napi::Object exports);
 
 }  // namespace ts::binding

@@ -2,11 +2,10 @@
 // group, and sub-groups made from rank lists. Passed around explicitly; there is no global state.
 import type { Device } from '@tessera/core';
 import { CpuProcessGroup } from './cpu/group.ts';
-import { CpuTransport } from './cpu/transport.ts';
+import { CpuMesh } from './cpu/mesh.ts';
 import { DistributedError, seconds } from './errors.ts';
 import { NcclProcessGroup } from './nccl/group.ts';
 import type { JobInfo } from './rendezvous.ts';
-import type { StoreServer } from './store/server.ts';
 import type { TcpStore } from './store/client.ts';
 import type { BackendName, ProcessGroup } from './types.ts';
 
@@ -28,7 +27,8 @@ export interface DistributedParts {
   backend: BackendName;
   device: Device;
   store: TcpStore;
-  server: StoreServer | undefined;
+  /** Rank 0's store server (StoreThread). */
+  server: { close(): void } | undefined;
   job: JobInfo;
   timeoutMs: number;
   segmentBytes: number;
@@ -49,7 +49,7 @@ export class Distributed {
   readonly #parts: DistributedParts;
   readonly #groups: Group[] = [];
   readonly #created = new Map<string, number>();
-  #transport: Promise<CpuTransport> | undefined;
+  #mesh: Promise<CpuMesh> | undefined;
   #world: Group | undefined;
   #destroyed = false;
 
@@ -110,7 +110,7 @@ export class Distributed {
     this.#destroyed = true;
     for (const g of this.#groups) g.destroy();
     this.#groups.length = 0;
-    if (this.#transport) (await this.#transport.catch(() => undefined))?.close();
+    if (this.#mesh) (await this.#mesh.catch(() => undefined))?.close();
     this.store.close();
     this.#parts.server?.close();
   }
@@ -123,15 +123,9 @@ export class Distributed {
     await this.#join(key, ranks, timeoutMs);
     let group: Group;
     if (backend === 'cpu') {
-      const transport = await this.#cpuTransport();
-      group = await CpuProcessGroup.create({
-        key,
-        ranks,
-        globalRank: this.rank,
-        transport,
-        timeoutMs,
-        segmentBytes: this.#parts.segmentBytes,
-      });
+      const mesh = await this.#cpuMesh();
+      await mesh.connect(ranks, timeoutMs);
+      group = CpuProcessGroup.create({ key, ranks, globalRank: this.rank, timeoutMs, segmentBytes: this.#parts.segmentBytes });
     } else {
       if (this.device === 'cpu') {
         throw new DistributedError('INVALID', `newGroup: an nccl group needs a GPU, but this job runs on the cpu backend`);
@@ -161,14 +155,14 @@ export class Distributed {
     }
   }
 
-  #cpuTransport(): Promise<CpuTransport> {
-    this.#transport ??= CpuTransport.start({
+  #cpuMesh(): Promise<CpuMesh> {
+    this.#mesh ??= CpuMesh.start({
       rank: this.rank,
+      worldSize: this.worldSize,
       store: this.store,
       token: this.#parts.job.token,
-      timeoutMs: this.timeoutMs,
       advertiseHost: this.store.localAddress,
     });
-    return this.#transport;
+    return this.#mesh;
   }
 }

@@ -7,7 +7,7 @@ import { type DistEnv, readDistEnv, secondsFromEnv } from './env.ts';
 import { DistributedError } from './errors.ts';
 import { rendezvous } from './rendezvous.ts';
 import { TcpStore } from './store/client.ts';
-import { StoreServer } from './store/server.ts';
+import { StoreThread } from './store/thread.ts';
 import type { BackendName } from './types.ts';
 
 export interface InitOptions {
@@ -85,7 +85,7 @@ export async function initDistributed(options: InitOptions = {}): Promise<Distri
   const rdzvMs = options.rendezvousTimeoutMs ?? secondsFromEnv(vars, 'TESSERA_RDZV_TIMEOUT', DEFAULT_RDZV_TIMEOUT_MS);
   const seg = segmentBytes(vars);
 
-  const server = env.rank === 0 ? await StoreServer.listen(env.masterPort) : undefined;
+  const server = env.rank === 0 ? await StoreThread.listen(env.masterPort) : undefined;
   let store: TcpStore | undefined;
   try {
     store = await TcpStore.connect(env.masterAddr, env.masterPort, { timeoutMs: rdzvMs });

@@ -1,8 +1,11 @@
 // The contract every communication backend implements (cpu for multi-process runs on one host,
 // nccl for GPUs), and what the parallel packages (tensor-parallel, pipeline, optimizer) code
-// against. Operations are asynchronous: each returns a Work at once, so communication overlaps
-// compute; `await work.wait()` orders later work after it (for NCCL: the compute stream waits on
-// the communication stream, without blocking the host).
+// against. Each operation returns a Work at once. On NCCL the operation is queued on the
+// communicator's stream, so it overlaps compute; on the cpu backend it has already run when the
+// call returns. `await work.wait()` or `work.waitSync()` orders later work after it (for NCCL: the
+// current compute stream waits on the communication stream, without blocking the host). Code
+// inside autograd functions (the tensor-parallel mappings) uses waitSync(), since forward and
+// backward are synchronous.
 import type { Tensor } from '@tessera/core';
 
 export type ReduceOp = 'sum' | 'avg' | 'max' | 'min';
@@ -11,6 +14,11 @@ export type BackendName = 'cpu' | 'nccl';
 export interface Work {
   /** Resolves when the operation's results may be used by later work (and its inputs reused). */
   wait(): Promise<void>;
+  /**
+   * The same ordering without a promise: returns once later work on the current stream (or, on
+   * the cpu backend, later host code) sees the results. Throws the operation's error, if any.
+   */
+  waitSync(): void;
   /** True once the operation has finished (non-blocking check). */
   readonly completed: boolean;
 }

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { tensor, zeros } from '@tessera/core';
 import { type Distributed, DistributedError, type Group, initDistributed, ParallelState } from '../src/index.ts';
 import { collectiveCases, quickCases, runCases } from './cases.ts';
+import { protocolCases } from './protocol.ts';
+import { autogradMappings, largeExchange } from './sync.ts';
 
 const scenario = process.argv[2] ?? '';
 const args = process.argv.slice(3);
@@ -127,6 +129,28 @@ const scenarios: Record<string, () => Promise<void>> = {
     try {
       await dist.world.allReduce(zeros([4])).wait();
       report({ ok: true });
+    } catch (err) {
+      report(describeError(err, start));
+    }
+    process.exit(0);
+  },
+
+  /** Collectives inside autograd functions, then large unequal messages both ways in one batch. */
+  async sync() {
+    const dist = await initDistributed();
+    const checked = autogradMappings(dist.world);
+    const sizes = largeExchange(dist.world);
+    await finish(dist, { checked, sizes });
+  },
+
+  /** One case of test/protocol.ts (args[0]): what each rank saw. */
+  async protocol() {
+    const run = protocolCases[args[0] ?? ''];
+    if (!run) throw new Error(`worker: unknown protocol case '${args[0]}'`);
+    const dist = await initDistributed({ timeoutMs: Number(args[1] ?? 5000) });
+    const start = Date.now();
+    try {
+      report({ ok: true, value: await run(dist, rank) });
     } catch (err) {
       report(describeError(err, start));
     }

@@ -40,7 +40,7 @@ interface Bucket {
   shard: Tensor | undefined;
 }
 
-const DONE: Work = { completed: true, wait: () => Promise.resolve() };
+const DONE: Work = { completed: true, wait: () => Promise.resolve(), waitSync: () => {} };
 
 export class DistributedDataParallel<M extends Module = Module> {
   readonly module: M;

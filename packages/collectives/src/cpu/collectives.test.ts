@@ -27,5 +27,5 @@ function suite(title: string, size: number, env: Record<string, string> = {}) {
 }
 
 suite('world of 2 ranks', 2);
-suite('world of 4 ranks (TCP, 64-byte segments)', 4, { TESSERA_CPU_TRANSPORT: 'tcp', TESSERA_CPU_SEGMENT_BYTES: '64' });
+suite('world of 4 ranks (TCP, 100-byte frames: elements cut between frames)', 4, { TESSERA_CPU_TRANSPORT: 'tcp', TESSERA_CPU_SEGMENT_BYTES: '100' });
 suite('world of 8 ranks', 8);

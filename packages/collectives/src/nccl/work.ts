@@ -1,8 +1,8 @@
-// Work handles of the nccl backend. The collective runs on its communicator's stream; wait() makes
-// the device's current (compute) stream wait for it without blocking the host, then lets go of the
-// tensors' memory: frees after that point are ordered after the collective on the compute stream,
-// so NCCL can never read memory that new work has reused. The group polls its unfinished works
-// (on every new operation) and destroys their events once the GPU has passed them.
+// Work handles of the nccl backend. The collective runs on its communicator's stream; wait() and
+// waitSync() make the device's current (compute) stream wait for it without blocking the host,
+// then let go of the tensors' memory: frees after that point are ordered after the collective on
+// the compute stream, so NCCL can never read memory that new work has reused. The group polls its
+// unfinished works (on every new operation) and destroys their events once the GPU has passed them.
 import { type Event, Stream, type Tensor } from '@tessera/core';
 import type { Work } from '../types.ts';
 
@@ -31,6 +31,11 @@ export class EventWork implements Work {
   }
 
   async wait(): Promise<void> {
+    this.waitSync();
+  }
+
+  /** wait() without the promise (inside autograd functions): the same ordering, the same errors. */
+  waitSync(): void {
     if (this.#waited || this.completed) {
       this.#waited = true;
       return;
