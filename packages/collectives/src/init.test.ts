@@ -74,7 +74,7 @@ describe('startup failures', () => {
   }, 20_000);
 
   it('two processes claiming one rank are told so', async () => {
-    const outcomes = await runWorld(3, 'init-error', { args: ['1500'], only: [0, 1, 1] });
+    const outcomes = await runWorld(3, 'init-error', { args: ['5000'], only: [0, 1, 1] });
     const messages = outcomes.map((o) => (o.report as ErrorReport).message);
     expect(messages.some((m) => /two processes claim RANK 1/.test(m))).toBe(true);
   }, 20_000);
