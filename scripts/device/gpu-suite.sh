@@ -32,13 +32,12 @@ step native-rows-index 120 bash -c 'cd native && node --test --test-concurrency=
 step core-gpu 90 bash -c 'cd packages/core && node --conditions=@tessera/source --test --test-concurrency=1 src/*.gpu.test.ts'
 step optimizer-gpu 60 bash -c 'cd packages/optimizer && node --conditions=@tessera/source --test src/optim.gpu.test.ts'
 step collectives-nccl 60 bash -c 'cd packages/collectives && node --conditions=@tessera/source --test src/nccl.gpu.test.ts'
-step fixtures-optimizer 40 env OUT="$results/optimizer-fixtures" python3 tools/fixtures/make_optimizer_fixtures.py
-step fixtures-datasets 120 env OUT="$results/datasets-fixtures" python3 tools/fixtures/make_datasets_fixtures.py
+step fixtures-hf 90 env OUT="$results/hf-fixtures" python3 tools/fixtures/make_hf_fixtures.py
+step models-hf-gpu 60 bash -c 'mkdir -p packages/models/test/fixtures && tar xzf "$RESULTS_DIR/hf-fixtures/hf-fixtures.tar.gz" -C packages/models/test/fixtures && cd packages/models && node --conditions=@tessera/source --test test/hf-parity.gpu.test.ts'
 step bench-core 90 env OUT="$results" node --conditions=@tessera/source bench/core.bench.ts
 step bench-rows 45 env OUT="$results" node bench/kernels/rows.bench.ts
+step bench-gpt 240 env OUT="$results" node --conditions=@tessera/source bench/gpt/train-step.bench.ts --sizes gpt2,gpt2-medium,gpt2-large
 step bench-optimizer 75 env OUT="$results" node --conditions=@tessera/source bench/optimizer/step.bench.ts
-step bench-preprocess 75 env OUT="$results" node --conditions=@tessera/source bench/datasets/preprocess.bench.ts --workers 16
-step bench-random-access 45 env OUT="$results" node --conditions=@tessera/source bench/datasets/random-access.bench.ts
 step native-pointwise-gemm 90 bash -c 'cd native && node --test --test-concurrency=1 test/pointwise.gpu.test.ts test/gemm.gpu.test.ts'
 tar czf "$OUT/results.tgz" -C "$results" .
 cp "$results/summary.txt" "$OUT/summary.txt"
