@@ -114,6 +114,16 @@ export interface NativeBinding {
   reduce(op: number, x: Handle, xOff: number, outer: number, size: number, inner: number, dtype: DTypeCode, out: Handle, outOff: number, outDtype: DTypeCode, indices: Handle, indicesOff: number): void;
   softmax(x: Handle, xOff: number, out: Handle, outOff: number, outer: number, size: number, inner: number, dtype: DTypeCode, log: boolean): void;
   softmaxBackward(y: Handle, yOff: number, gy: Handle, gyOff: number, gx: Handle, gxOff: number, outer: number, size: number, inner: number, dtype: DTypeCode, log: boolean): void;
+  /**
+   * Megatron's fused scale + mask + softmax over scores [b, heads, sq, cols] (rows = b * heads * sq), fp32 inside:
+   * y = softmax(masked ? -10000 : x * scale). Masked: causal and column > query + (cols - sq), or the Bool mask
+   * (handle 0 = none) at batch * maskBatchStride + query * maskRowStride + column (strides 0 broadcast).
+   */
+  maskedSoftmax(x: Handle, xOff: number, out: Handle, outOff: number, rows: number, cols: number, scale: number, dtype: DTypeCode,
+    mask: Handle, maskOff: number, sq: number, heads: number, maskBatchStride: number, maskRowStride: number, causal: boolean): void;
+  /** gx = masked ? 0 : scale * y * (gy - sum(gy * y)) over each row of `cols` (mask arguments as maskedSoftmax's). */
+  maskedSoftmaxBackward(y: Handle, yOff: number, gy: Handle, gyOff: number, gx: Handle, gxOff: number, rows: number, cols: number, scale: number, dtype: DTypeCode,
+    mask: Handle, maskOff: number, sq: number, heads: number, maskBatchStride: number, maskRowStride: number, causal: boolean): void;
   /** LayerNorm (rms=false) or RMSNorm over the last dim; w/b handle 0 for none; mean/rstd are f32 [rows]. */
   norm(x: Handle, xOff: number, w: Handle, wOff: number, b: Handle, bOff: number, out: Handle, outOff: number, mean: Handle, meanOff: number, rstd: Handle, rstdOff: number, rows: number, cols: number, eps: number, dtype: DTypeCode, wDtype: DTypeCode, rms: boolean): void;
   /** gw/gb are f32 [cols], written (not accumulated); handle 0 to skip. */

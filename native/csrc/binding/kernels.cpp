@@ -264,6 +264,61 @@ Napi::Value softmaxBackward(const Napi::CallbackInfo& info) {
   return undef(info);
 }
 
+// Reads the attention-mask arguments of maskedSoftmax(Backward) at positions i..i+7:
+// mask, maskOff, sq, heads, maskBatchStride, maskRowStride, causal (mask handle 0 = none).
+AttentionMask attentionMask(Args& a, size_t i, int64_t rows, int64_t cols) {
+  AttentionMask m;
+  m.sq = a.i64(i + 2);
+  m.heads = a.i64(i + 3);
+  m.maskBatchStride = a.i64(i + 4);
+  m.maskRowStride = a.i64(i + 5);
+  m.causal = a.flag(i + 6);
+  TS_CHECK(rows >= 0 && cols >= 0 && m.sq > 0 && m.heads > 0 && rows % (m.sq * m.heads) == 0, a.op, ": rows (", rows,
+           ") must be a multiple of sq * heads (", m.sq, " * ", m.heads, ")");
+  TS_CHECK(!m.causal || cols >= m.sq, a.op, ": a causal mask needs at least as many keys (", cols, ") as queries (", m.sq, ")");
+  TS_CHECK(m.maskBatchStride >= 0 && m.maskRowStride >= 0, a.op, ": negative mask strides");
+  const int64_t batches = rows / (m.sq * m.heads);
+  const int64_t extent = rows * cols == 0 ? 0 : (batches - 1) * m.maskBatchStride + (m.sq - 1) * m.maskRowStride + cols;
+  m.mask = static_cast<const uint8_t*>(a.optionalTensor(i, DType::Bool, extent));
+  return m;
+}
+
+// maskedSoftmax(x, xOff, out, outOff, rows, cols, scale, dtype,
+//               mask, maskOff, sq, heads, maskBatchStride, maskRowStride, causal)
+Napi::Value maskedSoftmax(const Napi::CallbackInfo& info) {
+  Args a(info, "maskedSoftmax", 15);
+  MaskedSoftmaxParams p;
+  p.rows = a.i64(4);
+  p.cols = a.i64(5);
+  p.scale = a.num(6);
+  p.dtype = a.dtype(7);
+  checkFloat(a.op, p.dtype);
+  p.m = attentionMask(a, 8, p.rows, p.cols);
+  p.x = a.tensor(0, p.dtype, p.rows * p.cols);
+  p.out = a.tensor(2, p.dtype, p.rows * p.cols);
+  TS_RUN(maskedSoftmax, a, p);
+  return undef(info);
+}
+
+// maskedSoftmaxBackward(y, yOff, gy, gyOff, gx, gxOff, rows, cols, scale, dtype,
+//                       mask, maskOff, sq, heads, maskBatchStride, maskRowStride, causal)
+Napi::Value maskedSoftmaxBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "maskedSoftmaxBackward", 17);
+  MaskedSoftmaxBackwardParams p;
+  p.rows = a.i64(6);
+  p.cols = a.i64(7);
+  p.scale = a.num(8);
+  p.dtype = a.dtype(9);
+  checkFloat(a.op, p.dtype);
+  p.m = attentionMask(a, 10, p.rows, p.cols);
+  const int64_t n = p.rows * p.cols;
+  p.y = a.tensor(0, p.dtype, n);
+  p.gy = a.tensor(2, p.dtype, n);
+  p.gx = a.tensor(4, p.dtype, n);
+  TS_RUN(maskedSoftmaxBackward, a, p);
+  return undef(info);
+}
+
 // norm(x, xOff, w, wOff, b, bOff, out, outOff, mean, meanOff, rstd, rstdOff, rows, cols, eps, dtype, wDtype, rms)
 Napi::Value norm(const Napi::CallbackInfo& info) {
   Args a(info, "norm", 18);
@@ -526,7 +581,8 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
       {"fill", fill}, {"arange", arange}, {"random", random}, {"cast", cast},
       {"unary", unaryOp}, {"unaryBackward", unaryBackward}, {"binary", binaryOp}, {"where", where},
       {"copyStrided", copyStrided}, {"accumulate", accumulate}, {"reduce", reduceOp},
-      {"softmax", softmax}, {"softmaxBackward", softmaxBackward}, {"norm", norm}, {"normBackward", normBackward},
+      {"softmax", softmax}, {"softmaxBackward", softmaxBackward},
+      {"maskedSoftmax", maskedSoftmax}, {"maskedSoftmaxBackward", maskedSoftmaxBackward}, {"norm", norm}, {"normBackward", normBackward},
       {"crossEntropy", crossEntropy}, {"crossEntropyBackward", crossEntropyBackward},
       {"indexSelect", indexSelect}, {"indexAdd", indexAdd}, {"gather", gather}, {"scatterAdd", scatterAdd},
       {"dropout", dropout}, {"maskedScale", maskedScale}, {"matmul", matmul},

@@ -54,6 +54,17 @@ struct SoftmaxParams { const void* x; void* out; int64_t outer, size, inner; DTy
 // softmax: gx = y * (gy - sum(gy * y)); log-softmax: gx = gy - exp(y) * sum(gy)
 struct SoftmaxBackwardParams { const void* y; const void* gy; void* gx; int64_t outer, size, inner; DType dtype; bool log; };
 
+// Megatron's fused scale + mask + softmax over attention scores x [b, heads, sq, sk] (rows =
+// b * heads * sq, each of sk columns), fp32 inside: y = softmax(where(masked, -10000, x * scale)).
+// Column j of query row i is masked when causal and j > i + (sk - sq), or when mask (Bool, may
+// be null) is set at mask[bi * maskBatchStride + i * maskRowStride + j] (strides 0 broadcast).
+struct AttentionMask {
+  const uint8_t* mask; int64_t sq, heads, maskBatchStride, maskRowStride; bool causal;
+};
+struct MaskedSoftmaxParams { const void* x; void* out; int64_t rows, cols; AttentionMask m; double scale; DType dtype; };
+// gx = masked ? 0 : scale * y * (gy - sum(gy * y)) over each row (masked scores do not depend on x).
+struct MaskedSoftmaxBackwardParams { const void* y; const void* gy; void* gx; int64_t rows, cols; AttentionMask m; double scale; DType dtype; };
+
 // Row-wise LayerNorm (rms=false) or RMSNorm (rms=true) over the last dimension, statistics in fp32.
 // w and b may be null (no affine / no bias). mean is unused for RMSNorm and may be null.
 struct NormParams {
@@ -129,6 +140,8 @@ struct MatmulParams {
   X(reduce, ReduceParams)                          \
   X(softmax, SoftmaxParams)                        \
   X(softmaxBackward, SoftmaxBackwardParams)        \
+  X(maskedSoftmax, MaskedSoftmaxParams)            \
+  X(maskedSoftmaxBackward, MaskedSoftmaxBackwardParams) \
   X(norm, NormParams)                              \
   X(normBackward, NormBackwardParams)              \
   X(crossEntropy, CrossEntropyParams)              \

@@ -207,6 +207,39 @@ export function softmaxBackward(y: Tensor, gy: Tensor, dim: number, log: boolean
   return gx;
 }
 
+/** The mask of a fused attention softmax: causal and/or a Bool mask [b or 1, 1, sq or 1, sk] (true = masked). */
+export interface SoftmaxMask {
+  causal: boolean;
+  mask: Tensor | undefined;
+}
+
+/** maskedSoftmax(Backward)'s trailing mask arguments for scores shaped like `scores` [b, heads, sq, sk]. */
+function maskArgs(scores: Tensor, m: SoftmaxMask): [number, number, number, number, number, number, boolean] {
+  const [, heads, sq, sk] = scores.shape as [number, number, number, number];
+  const mask = m.mask;
+  const batchStride = mask && mask.shape[0] !== 1 ? (mask.shape[2] as number) * sk : 0;
+  const rowStride = mask && mask.shape[2] !== 1 ? sk : 0;
+  return [mask?.handle ?? NONE, mask?.offset ?? 0, sq, heads, batchStride, rowStride, m.causal];
+}
+
+/** Megatron's fused scale + mask + softmax over scores [b, heads, sq, sk], fp32 inside. */
+export function maskedSoftmax(x: Tensor, scale: number, m: SoftmaxMask): Tensor {
+  sameDevice('scaledMaskedSoftmax', x, ...(m.mask ? [m.mask] : []));
+  const sk = x.shape[3] as number;
+  const out = empty(x.shape, x.dtype, x.device);
+  nb.maskedSoftmax(x.handle, x.offset, out.handle, out.offset, x.numel / Math.max(sk, 1), sk, scale, code(x.dtype), ...maskArgs(x, m));
+  return out;
+}
+
+/** The backward of maskedSoftmax: gx = masked ? 0 : scale * y * (gy - sum(gy * y)) per row. */
+export function maskedSoftmaxBackward(y: Tensor, gy: Tensor, scale: number, m: SoftmaxMask): Tensor {
+  sameDevice('scaledMaskedSoftmax backward', y, gy, ...(m.mask ? [m.mask] : []));
+  const sk = y.shape[3] as number;
+  const gx = empty(y.shape, y.dtype, y.device);
+  nb.maskedSoftmaxBackward(y.handle, y.offset, gy.handle, gy.offset, gx.handle, gx.offset, y.numel / Math.max(sk, 1), sk, scale, code(y.dtype), ...maskArgs(y, m));
+  return gx;
+}
+
 export interface NormResult {
   out: Tensor;
   mean: Tensor | undefined;

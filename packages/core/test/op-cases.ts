@@ -3,7 +3,7 @@
 import {
   F, Generator, type Tensor, abs, add, bmm, cat, clamp, cos, div, exp, expand, flatten, gather, gelu, indexSelect, log, matmul,
   maskedFill, maximum, mean, minimum, mul, narrow, neg, permute, pow, reciprocal, relu, reshape, rsqrt, scatterAdd, sigmoid, silu,
-  sin, split, sqrt, square, squeeze, stack, sub, sum, tanh, transpose, unsqueeze, where,
+  sin, split, sqrt, square, squeeze, stack, sub, sum, tanh, tensor, transpose, unsqueeze, where,
 } from '../src/index.ts';
 import { max, min } from '../src/ops/reduction.ts';
 
@@ -88,6 +88,19 @@ export const OP_CASES: OpCase[] = [
   { name: 'softmax', inputs: [any([3, 7])], fn: (x) => F.softmax(x, -1) },
   { name: 'softmax dim 0', inputs: [any([4, 3])], fn: (x) => F.softmax(x, 0) },
   { name: 'logSoftmax', inputs: [any([3, 7])], fn: (x) => F.logSoftmax(x, 1) },
+  { name: 'scaledMaskedSoftmax causal', inputs: [any([2, 3, 5, 5])], fn: (x) => F.scaledMaskedSoftmax(x, { scale: 0.7, causal: true }) },
+  { name: 'scaledMaskedSoftmax causal sq < sk', inputs: [any([1, 2, 3, 6])], fn: (x) => F.scaledMaskedSoftmax(x, { scale: 1.3, causal: true }) },
+  {
+    name: 'scaledMaskedSoftmax padding mask',
+    inputs: [any([2, 2, 3, 5])],
+    fn: (x) => F.scaledMaskedSoftmax(x, { scale: 0.5, mask: boolMask([0, 0, 0, 1, 1, 0, 1, 0, 0, 0], [2, 1, 1, 5], x) }),
+  },
+  {
+    name: 'scaledMaskedSoftmax causal + mask, 16 columns',
+    inputs: [any([2, 2, 16, 16])],
+    fn: (x) => F.scaledMaskedSoftmax(x, { scale: 0.25, causal: true, mask: boolMask(Array.from({ length: 256 }, (_, i) => (i * 7) % 5 === 0 ? 1 : 0), [1, 1, 16, 16], x) }),
+  },
+  { name: 'scaledMaskedSoftmax long row', inputs: [any([1, 1, 2, 2056])], fn: (x) => F.scaledMaskedSoftmax(x, { scale: 2, causal: true }) },
   { name: 'layerNorm', inputs: [any([4, 6]), any([6]), any([6])], fn: (x, w, b) => F.layerNorm(x, 6, w, b) },
   { name: 'layerNorm plain', inputs: [any([2, 3, 5])], fn: (x) => F.layerNorm(x, [3, 5]) },
   { name: 'rmsNorm', inputs: [any([4, 6]), any([6])], fn: (x, w) => F.rmsNorm(x, w) },
@@ -105,3 +118,8 @@ export const OP_CASES: OpCase[] = [
   { name: 'matmul vector', inputs: [any([4]), any([2, 4, 3])], fn: (a, b) => matmul(a, b) },
   { name: 'bmm', inputs: [any([2, 3, 4]), any([2, 4, 2])], fn: (a, b) => bmm(a, b) },
 ];
+
+/** A bool mask (true = masked) on x's device. */
+function boolMask(values: number[], shape: number[], x: Tensor): Tensor {
+  return tensor(values, { shape, dtype: 'bool', device: x.device });
+}

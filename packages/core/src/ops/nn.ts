@@ -42,6 +42,50 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
   return SoftmaxFn(x, normDim(dim, x.rank), true);
 }
 
+const MaskedSoftmaxFn = defineFunction({
+  name: 'scaledMaskedSoftmax',
+  forward(ctx, x: Tensor, scale: number, causal: boolean, mask: Tensor | undefined) {
+    const y = k.maskedSoftmax(x, scale, { causal, mask });
+    ctx.saveForBackward(y, ...(mask ? [mask] : []));
+    ctx.scale = scale;
+    ctx.causal = causal;
+    return y;
+  },
+  backward(ctx, gy) {
+    const [y, mask] = ctx.savedTensors as [Tensor, Tensor | undefined];
+    return [k.maskedSoftmaxBackward(y, gy, ctx.scale as number, { causal: ctx.causal as boolean, mask })];
+  },
+});
+
+export interface ScaledMaskedSoftmaxOptions {
+  /** Multiplies the scores before masking (Megatron's softmax scale, e.g. 1 / sqrt(head size)). */
+  scale?: number;
+  /** Masks key j for query i when j > i + (sk - sq) (upper triangle when sq = sk). */
+  causal?: boolean;
+  /** Bool, true = masked, shaped [b or 1, 1, sq or 1, sk]. */
+  mask?: Tensor;
+}
+
+/**
+ * Megatron's fused scale + mask + softmax over attention scores x [b, heads, sq, sk]:
+ * softmax(masked ? -10000 : x * scale) along sk, computed in fp32 whatever x's dtype, returned in
+ * x's dtype. One kernel forward and one backward, instead of an upcast, scale, fill and softmax.
+ */
+export function scaledMaskedSoftmax(x: Tensor, o: ScaledMaskedSoftmaxOptions = {}): Tensor {
+  checkFloating('scaledMaskedSoftmax', x);
+  if (x.rank !== 4) throw new Error(`scaledMaskedSoftmax: scores must be [b, heads, sq, sk], got ${shapeString(x.shape)}`);
+  const [b, , sq, sk] = x.shape as [number, number, number, number];
+  const m = o.mask;
+  if (m) {
+    m._check();
+    const ok = m.dtype === 'bool' && m.rank === 4 && (m.shape[0] === 1 || m.shape[0] === b) && m.shape[1] === 1 &&
+      (m.shape[2] === 1 || m.shape[2] === sq) && m.shape[3] === sk;
+    if (!ok) throw new Error(`scaledMaskedSoftmax: mask must be bool [${b} or 1, 1, ${sq} or 1, ${sk}] (true = masked), got ${m.dtype} ${shapeString(m.shape)}`);
+  }
+  if (o.causal && sk < sq) throw new Error(`scaledMaskedSoftmax: a causal mask needs at least as many keys (${sk}) as queries (${sq})`);
+  return MaskedSoftmaxFn(x, o.scale ?? 1, o.causal ?? false, m);
+}
+
 const NormFn = defineFunction({
   name: 'norm',
   forward(ctx, x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, cols: number, eps: number, rms: boolean) {

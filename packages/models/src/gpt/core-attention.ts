@@ -1,7 +1,9 @@
 // Core attention ("core_attn", what selective recomputation recomputes): Q Kᵀ, then Megatron's
-// fused scale + mask + softmax semantics, attention dropout, and the product with V. Key/value
-// heads are repeated to serve their query group. With 16-bit inputs and softmaxInFp32 the
-// scale, mask and softmax run in fp32 and the probabilities return to the input dtype.
+// fused scale + mask + softmax (one kernel, fp32 inside, as Megatron's FusedScaleMaskSoftmax),
+// attention dropout, and the product with V. Key/value heads are repeated to serve their query
+// group. ALiBi biases, and masks that differ between heads, take the unfused path: with 16-bit
+// inputs and softmaxInFp32 its scale, mask and softmax run in fp32 and the probabilities return
+// to the input dtype.
 import { F, scope, type Tensor } from '@tessera/core';
 import type { TensorParallel } from '@tessera/tensor-parallel';
 
@@ -21,6 +23,24 @@ function repeatKv(x: Tensor, repeats: number): Tensor {
   return x.reshape(s, b, g, 1, d).expand(s, b, g, repeats, d).reshape(s, b, g * repeats, d);
 }
 
+/** Whether the fused kernel can read the mask: bool [b or 1, 1, sq or 1, sk]. */
+function fusableMask(mask: Tensor, b: number, sq: number, sk: number): boolean {
+  const [mb, mh, ms, mk] = mask.shape;
+  return mask.dtype === 'bool' && mask.rank === 4 && (mb === 1 || mb === b) && mh === 1 && (ms === 1 || ms === sq) && mk === sk;
+}
+
+/** Scale, ALiBi bias, mask and softmax as separate ops (fp32 inside with softmaxInFp32). */
+function unfusedSoftmax(scores: Tensor, mask: Tensor | undefined, bias: Tensor | undefined, o: CoreAttentionOptions): Tensor {
+  const dtype = scores.dtype;
+  const upcast = o.softmaxInFp32 && (dtype === 'bf16' || dtype === 'f16');
+  let x = upcast ? scores.float() : scores;
+  x = x.mul(o.scale);
+  if (bias) x = x.add(bias.to(x.dtype));
+  if (mask) x = x.maskedFill(mask, -10000.0);
+  const probs = F.softmax(x, -1);
+  return upcast ? probs.to(dtype) : probs;
+}
+
 /**
  * q [sq, b, np, d], k and v [sk, b, ng, d] (ng divides np), mask broadcastable to [b, np, sq, sk]
  * (true = masked), bias (ALiBi) broadcastable to the scores -> context [sq, b, np * d].
@@ -35,14 +55,8 @@ export function coreAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | un
     // [b * np, sq, d] x [b * np, d, sk]: batch index = batch * np + head, as Megatron's view.
     const qb = q.permute(1, 2, 0, 3).reshape(b * np, sq, d);
     const kt = kk.permute(1, 2, 3, 0).reshape(b * np, d, sk);
-    let scores = F.bmm(qb, kt).reshape(b, np, sq, sk);
-    const upcast = o.softmaxInFp32 && (q.dtype === 'bf16' || q.dtype === 'f16');
-    if (upcast) scores = scores.float();
-    scores = scores.mul(o.scale);
-    if (bias) scores = scores.add(bias.to(scores.dtype));
-    if (mask) scores = scores.maskedFill(mask, -10000.0);
-    let probs = F.softmax(scores, -1);
-    if (upcast) probs = probs.to(q.dtype);
+    const scores = F.bmm(qb, kt).reshape(b, np, sq, sk);
+    let probs = !bias && (!mask || fusableMask(mask, b, sq, sk)) ? F.scaledMaskedSoftmax(scores, { scale: o.scale, mask }) : unfusedSoftmax(scores, mask, bias, o);
     if (o.dropout > 0) {
       const drop = () => F.dropout(probs, o.dropout, true);
       // Heads differ between TP ranks, so without sequence parallelism their masks come from the
