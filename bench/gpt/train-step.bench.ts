@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cudaAvailable, memoryStats, randint, resetPeakMemoryStats, scope, synchronize, tensor } from '../../packages/core/src/index.ts';
+import { cudaAvailable, emptyCache, memoryStats, noGrad, randint, resetPeakMemoryStats, scope, synchronize, tensor } from '../../packages/core/src/index.ts';
 import { type GptConfigName, GPTModel, gptConfig, gptParameterCount, maskedMeanLoss } from '../../packages/models/src/index.ts';
 import { AdamW, DistributedDataParallel, megatronParamGroups, MixedPrecisionOptimizer } from '../../packages/optimizer/src/index.ts';
 
@@ -19,6 +19,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '16' },
     steps: { type: 'string', default: '10' },
     'no-torch': { type: 'boolean', default: false },
+    // Also time the forward alone and forward + backward alone (synchronized), to see where a step goes.
+    breakdown: { type: 'boolean', default: false },
     // A CPU run checks the script itself (e.g. --device cpu --sizes gpt2-tiny --batch 1 --steps 1 --no-torch).
     device: { type: 'string', default: 'cuda:0' },
   },
@@ -32,7 +34,14 @@ const sizes = (values.sizes as string).split(',');
 const batch = Number(values.batch);
 const steps = Number(values.steps);
 
-interface Row { size: string; params: number; tokensPerS: number; mfu: number; stepMs: number; peakGiB: number }
+let torch: { torch?: string; results?: Record<string, Record<string, { tokens_per_s?: number; mfu?: number; peak_gib?: number }>> } = {};
+// PyTorch runs first, in its own process, while this one holds no GPU memory yet.
+if (!values['no-torch']) {
+  const r = spawnSync('python3', [join(import.meta.dirname, 'torch_reference.py'), JSON.stringify({ sizes, batch, steps })], { encoding: 'utf8' });
+  if (r.status === 0) torch = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
+  else console.log(`PyTorch reference failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+}
+interface Row { size: string; params: number; tokensPerS: number; mfu: number; stepMs: number; peakGiB: number; forwardMs?: number; forwardBackwardMs?: number }
 const rows: Row[] = [];
 for (const size of sizes) {
   const config = gptConfig(size as GptConfigName, { hiddenDropout: 0, attentionDropout: 0, maxPositionEmbeddings: SEQ });
@@ -57,7 +66,24 @@ for (const size of sizes) {
   const n = gptParameterCount(config);
   const tokens = (batch * SEQ) / seconds;
   const flopsPerToken = 6 * n + 12 * config.numLayers * config.hiddenSize * SEQ;
-  rows.push({ size, params: n, tokensPerS: tokens, mfu: (tokens * flopsPerToken) / (PEAK_TFLOPS * 1e12), stepMs: seconds * 1000, peakGiB: memoryStats(device).peak / 2 ** 30 });
+  const row: Row = { size, params: n, tokensPerS: tokens, mfu: (tokens * flopsPerToken) / (PEAK_TFLOPS * 1e12), stepMs: seconds * 1000, peakGiB: memoryStats(device).peak / 2 ** 30 };
+  if (values.breakdown) {
+    const timed = (f: () => void) => {
+      f();
+      if (device !== 'cpu') synchronize(device);
+      const t = performance.now();
+      for (let i = 0; i < steps; i++) f();
+      if (device !== 'cpu') synchronize(device);
+      return (performance.now() - t) / steps;
+    };
+    row.forwardMs = timed(() => noGrad(() => scope(() => maskedMeanLoss(model.forward(ids, { labels: ids }), mask).item())));
+    row.forwardBackwardMs = timed(() => {
+      opt.zeroGrad();
+      scope(() => maskedMeanLoss(model.forward(ids, { labels: ids }), mask).backward());
+    });
+  }
+  rows.push(row);
+  emptyCache(device);
   ids.dispose();
   mask.dispose();
   ddp.dispose();
@@ -65,12 +91,6 @@ for (const size of sizes) {
   model.dispose();
 }
 
-let torch: { torch?: string; results?: Record<string, Record<string, { tokens_per_s?: number; mfu?: number; peak_gib?: number }>> } = {};
-if (!values['no-torch']) {
-  const r = spawnSync('python3', [join(import.meta.dirname, 'torch_reference.py'), JSON.stringify({ sizes, batch, steps })], { encoding: 'utf8' });
-  if (r.status === 0) torch = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
-  else console.log(`PyTorch reference failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);
-}
 console.log(`GPT-2 training step, bf16, batch ${batch} x ${SEQ}; PyTorch ${torch.torch ?? 'not run'}`);
 console.log('| model | Tessera tokens/s | MFU | peak GiB | torch.compile tokens/s | Transformers tokens/s | Tessera / torch.compile |');
 console.log('|---|---:|---:|---:|---:|---:|---:|');
@@ -79,6 +99,9 @@ for (const r of rows) {
   const tc = t?.['torch.compile']?.tokens_per_s;
   const hf = t?.['transformers eager']?.tokens_per_s;
   console.log(`| ${r.size} | ${Math.round(r.tokensPerS)} | ${r.mfu.toFixed(3)} | ${r.peakGiB.toFixed(1)} | ${tc ? Math.round(tc) : ''} | ${hf ? Math.round(hf) : ''} | ${tc ? (r.tokensPerS / tc).toFixed(2) : ''} |`);
+}
+for (const r of rows) {
+  if (r.forwardMs !== undefined) console.log(`${r.size}: step ${r.stepMs.toFixed(1)} ms = forward ${r.forwardMs.toFixed(1)} ms (no graph), forward + backward ${r.forwardBackwardMs?.toFixed(1)} ms, the rest (grad sync, optimizer) ${(r.stepMs - (r.forwardBackwardMs ?? 0)).toFixed(1)} ms`);
 }
 const outDir = process.env.OUT ?? join(import.meta.dirname, '..', 'results');
 mkdirSync(outDir, { recursive: true });
