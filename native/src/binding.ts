@@ -124,6 +124,19 @@ export interface NativeBinding {
   /** gx = masked ? 0 : scale * y * (gy - sum(gy * y)) over each row of `cols` (mask arguments as maskedSoftmax's). */
   maskedSoftmaxBackward(y: Handle, yOff: number, gy: Handle, gyOff: number, gx: Handle, gxOff: number, rows: number, cols: number, scale: number, dtype: DTypeCode,
     mask: Handle, maskOff: number, sq: number, heads: number, maskBatchStride: number, maskRowStride: number, causal: boolean): void;
+  /**
+   * Fused attention (FlashAttention-2 algorithm), CUDA and bf16 only: q [b, seqQ, h, d], k/v [b, seqK, h, d] and o as
+   * strided views (strides = batch, seq, head of q, k, v, o; d contiguous, 16-byte aligned rows), lse fp32 [b, h, seqQ].
+   * d must be 64 or 128. Causal keeps key j for query i when j <= i + (seqK - seqQ).
+   */
+  attention(q: Handle, qOff: number, k: Handle, kOff: number, v: Handle, vOff: number, o: Handle, oOff: number, lse: Handle, lseOff: number,
+    dims: readonly [number, number, number, number, number], strides: readonly number[], scale: number, causal: boolean): void;
+  /** The backward of attention: writes dq, dk, dv (strides of q, k, v, o, dO, dq, dk, dv); workspace of attentionWorkspaceBytes(). */
+  attentionBackward(q: Handle, qOff: number, k: Handle, kOff: number, v: Handle, vOff: number, o: Handle, oOff: number, lse: Handle, lseOff: number,
+    dO: Handle, dOOff: number, dq: Handle, dqOff: number, dk: Handle, dkOff: number, dv: Handle, dvOff: number, workspace: Handle, workspaceOff: number,
+    dims: readonly [number, number, number, number, number], strides: readonly number[], scale: number, causal: boolean): void;
+  /** Bytes of workspace attentionBackward needs (0 in a build without CUDA). */
+  attentionWorkspaceBytes(batch: number, heads: number, seqQ: number, headDim: number): number;
   /** LayerNorm (rms=false) or RMSNorm over the last dim; w/b handle 0 for none; mean/rstd are f32 [rows]. */
   norm(x: Handle, xOff: number, w: Handle, wOff: number, b: Handle, bOff: number, out: Handle, outOff: number, mean: Handle, meanOff: number, rstd: Handle, rstdOff: number, rows: number, cols: number, eps: number, dtype: DTypeCode, wDtype: DTypeCode, rms: boolean): void;
   /** gw/gb are f32 [cols], written (not accumulated); handle 0 to skip. */

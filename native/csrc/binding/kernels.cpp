@@ -538,6 +538,112 @@ Napi::Value maskedScale(const Napi::CallbackInfo& info) {
   return undef(info);
 }
 
+// An array argument of exactly n integers.
+void intArray(Args& a, size_t i, int64_t* out, uint32_t n) {
+  Napi::Value v = a.info[i];
+  TS_CHECK(v.IsArray() && v.As<Napi::Array>().Length() == n, a.op, ": argument ", i, " must be an array of ", n, " integers");
+  Napi::Array arr = v.As<Napi::Array>();
+  for (uint32_t k = 0; k < n; ++k) out[k] = int64_t(arr.Get(k).As<Napi::Number>().DoubleValue());
+}
+
+// Elements spanned by a [b, s, h, d] view with strides {batch, seq, head} and a contiguous d.
+int64_t bshdExtent(int64_t b, int64_t s, int64_t h, int64_t d, const int64_t* st) {
+  const int64_t shape[4] = {b, s, h, d}, strides[4] = {st[0], st[1], st[2], 1};
+  return stridedExtent(4, shape, strides);
+}
+
+// The forward's tensors and sizes at positions 0..9 (q, k, v, o, lse handle/offset pairs),
+// dims at `dimsAt` ([batch, heads, seqQ, seqK, headDim]) and the first 12 strides at `stridesAt`.
+AttentionParams attentionArgs(Args& a, size_t dimsAt, const int64_t* st) {
+  AttentionParams p;
+  int64_t dims[5];
+  intArray(a, dimsAt, dims, 5);
+  p.batch = dims[0];
+  p.heads = dims[1];
+  p.seqQ = dims[2];
+  p.seqK = dims[3];
+  p.headDim = dims[4];
+  for (int64_t d : dims) TS_CHECK(d > 0, a.op, ": sizes must be positive, got [", dims[0], ", ", dims[1], ", ", dims[2], ", ", dims[3], ", ", dims[4], "]");
+  for (int k = 0; k < 3; ++k) {
+    p.qStrides[k] = st[k];
+    p.kStrides[k] = st[3 + k];
+    p.vStrides[k] = st[6 + k];
+    p.oStrides[k] = st[9 + k];
+  }
+  p.q = a.tensor(0, DType::BF16, bshdExtent(p.batch, p.seqQ, p.heads, p.headDim, p.qStrides));
+  p.k = a.tensor(2, DType::BF16, bshdExtent(p.batch, p.seqK, p.heads, p.headDim, p.kStrides));
+  p.v = a.tensor(4, DType::BF16, bshdExtent(p.batch, p.seqK, p.heads, p.headDim, p.vStrides));
+  p.o = a.tensor(6, DType::BF16, bshdExtent(p.batch, p.seqQ, p.heads, p.headDim, p.oStrides));
+  p.lse = static_cast<float*>(a.tensor(8, DType::F32, p.batch * p.heads * p.seqQ));
+  return p;
+}
+
+void requireCuda(const Args& a) {
+  TS_CHECK(a.device() != kCpu, a.op, ": the fused attention kernels run on CUDA only (bf16); on the CPU, F.attention composes matmuls and the fused softmax instead");
+}
+
+// attention(q, qOff, k, kOff, v, vOff, o, oOff, lse, lseOff, [batch, heads, seqQ, seqK, headDim],
+//           [12 strides: batch, seq, head of q, k, v, o], scale, causal)
+Napi::Value attention(const Napi::CallbackInfo& info) {
+  Args a(info, "attention", 14);
+  int64_t st[12];
+  intArray(a, 11, st, 12);
+  AttentionParams p = attentionArgs(a, 10, st);
+  p.scale = a.num(12);
+  p.causal = a.flag(13);
+  requireCuda(a);
+#ifdef TESSERA_CUDA
+  cuda::setDevice(a.device());
+  cuda::attention(p);
+#else
+  (void)p;
+#endif
+  return undef(info);
+}
+
+// attentionBackward(q, qOff, k, kOff, v, vOff, o, oOff, lse, lseOff, dO, dOOff, dq, dqOff, dk, dkOff,
+//                   dv, dvOff, workspace, workspaceOff, [batch, heads, seqQ, seqK, headDim],
+//                   [24 strides: q, k, v, o, dO, dq, dk, dv], scale, causal)
+Napi::Value attentionBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "attentionBackward", 24);
+  int64_t st[24];
+  intArray(a, 21, st, 24);
+  AttentionBackwardParams p;
+  p.fwd = attentionArgs(a, 20, st);
+  p.fwd.scale = a.num(22);
+  p.fwd.causal = a.flag(23);
+  const AttentionParams& f = p.fwd;
+  for (int k = 0; k < 3; ++k) {
+    p.dOStrides[k] = st[12 + k];
+    p.dqStrides[k] = st[15 + k];
+    p.dkStrides[k] = st[18 + k];
+    p.dvStrides[k] = st[21 + k];
+  }
+  p.dO = a.tensor(10, DType::BF16, bshdExtent(f.batch, f.seqQ, f.heads, f.headDim, p.dOStrides));
+  p.dq = a.tensor(12, DType::BF16, bshdExtent(f.batch, f.seqQ, f.heads, f.headDim, p.dqStrides));
+  p.dk = a.tensor(14, DType::BF16, bshdExtent(f.batch, f.seqK, f.heads, f.headDim, p.dkStrides));
+  p.dv = a.tensor(16, DType::BF16, bshdExtent(f.batch, f.seqK, f.heads, f.headDim, p.dvStrides));
+  requireCuda(a);
+#ifdef TESSERA_CUDA
+  p.workspace = a.tensor(18, DType::Bool, cuda::attentionWorkspaceBytes(f.batch, f.heads, f.seqQ, f.headDim));
+  cuda::setDevice(a.device());
+  cuda::attentionBackward(p);
+#else
+  (void)p;
+#endif
+  return undef(info);
+}
+
+// attentionWorkspaceBytes(batch, heads, seqQ, headDim): bytes the backward's workspace needs (0 without CUDA).
+Napi::Value attentionWorkspaceBytes(const Napi::CallbackInfo& info) {
+  Args a(info, "attentionWorkspaceBytes", 4);
+#ifdef TESSERA_CUDA
+  return Napi::Number::New(info.Env(), double(cuda::attentionWorkspaceBytes(a.i64(0), a.i64(1), a.i64(2), a.i64(3))));
+#else
+  return Napi::Number::New(info.Env(), 0);
+#endif
+}
+
 // matmul(a, aOff, b, bOff, c, cOff, bias, biasOff, m, n, k, transA, transB, batch, strideA, strideB, strideC,
 //        abDtype, cDtype, biasDtype, alpha, beta)
 Napi::Value matmul(const Napi::CallbackInfo& info) {
@@ -582,7 +688,8 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
       {"unary", unaryOp}, {"unaryBackward", unaryBackward}, {"binary", binaryOp}, {"where", where},
       {"copyStrided", copyStrided}, {"accumulate", accumulate}, {"reduce", reduceOp},
       {"softmax", softmax}, {"softmaxBackward", softmaxBackward},
-      {"maskedSoftmax", maskedSoftmax}, {"maskedSoftmaxBackward", maskedSoftmaxBackward}, {"norm", norm}, {"normBackward", normBackward},
+      {"maskedSoftmax", maskedSoftmax}, {"maskedSoftmaxBackward", maskedSoftmaxBackward},
+      {"attention", attention}, {"attentionBackward", attentionBackward}, {"attentionWorkspaceBytes", attentionWorkspaceBytes}, {"norm", norm}, {"normBackward", normBackward},
       {"crossEntropy", crossEntropy}, {"crossEntropyBackward", crossEntropyBackward},
       {"indexSelect", indexSelect}, {"indexAdd", indexAdd}, {"gather", gather}, {"scatterAdd", scatterAdd},
       {"dropout", dropout}, {"maskedScale", maskedScale}, {"matmul", matmul},

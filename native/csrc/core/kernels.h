@@ -126,6 +126,22 @@ struct MatmulParams {
   DType abDtype, cDtype, biasDtype; double alpha, beta;
 };
 
+// Fused causal/full attention (FlashAttention-2 algorithm), CUDA and bf16 only: q [b, sq, h, d],
+// k and v [b, sk, h, d] and o [b, sq, h, d] as strided views (element strides for batch, seq and
+// head; d contiguous), lse fp32 [b, h, sq]. The backward writes dq, dk, dv (not accumulated) and
+// needs a caller-owned workspace of attentionWorkspaceBytes() bytes.
+struct AttentionParams {
+  const void* q; const void* k; const void* v; void* o; float* lse;
+  int64_t batch, heads, seqQ, seqK, headDim;
+  int64_t qStrides[3], kStrides[3], vStrides[3], oStrides[3];
+  double scale; bool causal;
+};
+struct AttentionBackwardParams {
+  AttentionParams fwd;  // q, k, v, o and lse as saved by the forward
+  const void* dO; void* dq; void* dk; void* dv; void* workspace;
+  int64_t dOStrides[3], dqStrides[3], dkStrides[3], dvStrides[3];
+};
+
 #define TS_KERNEL_LIST(X)                          \
   X(fill, FillParams)                              \
   X(arange, ArangeParams)                          \
@@ -157,7 +173,12 @@ struct MatmulParams {
 #define TS_DECLARE_KERNEL(name, Params) void name(const Params& p);
 namespace cpu { TS_KERNEL_LIST(TS_DECLARE_KERNEL) }
 #ifdef TESSERA_CUDA
-namespace cuda { TS_KERNEL_LIST(TS_DECLARE_KERNEL) }
+namespace cuda {
+TS_KERNEL_LIST(TS_DECLARE_KERNEL)
+void attention(const AttentionParams& p);
+void attentionBackward(const AttentionBackwardParams& p);
+int64_t attentionWorkspaceBytes(int64_t batch, int64_t heads, int64_t seqQ, int64_t headDim);
+}  // namespace cuda
 #endif
 #undef TS_DECLARE_KERNEL
 

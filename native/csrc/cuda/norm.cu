@@ -1,5 +1,7 @@
 // CUDA LayerNorm (rms = false) and RMSNorm (rms = true) over the last dimension, + backward, with
 // the CPU kernel's math (cpu/norm.cpp): fp32 statistics (fp64 for f64), two-pass variance.
+// 16-bit rows in 16-byte packs (up to 16384 columns forward, 8192 backward) take persistent,
+//   pipelined kernels instead (rows.cuh): cp.async keeps 3 rows per slot in flight in shared memory.
 // Forward: the row stays in registers between the statistics and the output pass (one warp per
 //   row up to 1024 columns, else one block), 16-byte accesses when aligned; longer rows re-read.
 // Backward: one fused pass writes gx and accumulates gw/gb partials in registers. A persistent grid
@@ -94,6 +96,90 @@ __global__ void __launch_bounds__(512, (kNormMinBlocks<T, VEC, E>)) normRowsKern
       storePack<VEC>(y + colOf(k), v);
     }
   }
+}
+
+// The same for 16-bit rows of up to kPipeFwdPacks * 8 * 1024 columns in 16-byte packs: a
+// persistent grid of pipelined blocks (rows.cuh); each thread owns kPipeFwdPacks packs of its
+// slot's rows and keeps cp.async copies of kFwdStages - 1 rows ahead in shared memory.
+constexpr int kPipeFwdPacks = 2;
+constexpr int kFwdStages = 4;
+
+template <typename T, typename W>
+__global__ void __launch_bounds__(1024, 1) normRowsPipeKernel(Fwd<T, W> a) {
+  static_assert(sizeof(T) == 2, "16-bit rows only");
+  constexpr int V = kVec<T>, P = kPipeFwdPacks, S = kFwdStages;
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ float red[2 * 32];
+  const int tpr = blockDim.x, t = threadIdx.x, nthreads = tpr * int(blockDim.y);
+  const int tid = int(threadIdx.y) * tpr + t, cols = int(a.cols);
+  const bool rms = a.rms;
+  Pack<T, V>* packs = reinterpret_cast<Pack<T, V>*>(smem);  // [S][P][nthreads]
+  auto at = [&](int s, int k) { return packs + (s * P + k) * nthreads + tid; };
+  auto colOf = [&](int k) { return (k * tpr + t) * V; };
+
+  const int64_t stride = int64_t(gridDim.x) * blockDim.y;
+  const int64_t first = int64_t(blockIdx.x) * blockDim.y + threadIdx.y;
+  auto issue = [&](int64_t r, int s) {
+    if (r < a.rows) {
+#pragma unroll
+      for (int k = 0; k < P; ++k)
+        if (colOf(k) < cols) cpAsync16(at(s, k), a.x + r * cols + colOf(k));
+    }
+    cpAsyncCommit();
+  };
+
+#pragma unroll
+  for (int s = 0; s < S - 1; ++s) issue(first + s * stride, s);
+  int s = 0, phase = 0;
+  for (int64_t r = first; r < a.rows; r += stride) {
+    issue(r + (S - 1) * stride, s == 0 ? S - 1 : s - 1);  // the stage read in the previous iteration
+    cpAsyncWait<S - 1>();                                   // row r has landed
+    Pack<T, V> raw[P];
+#pragma unroll
+    for (int k = 0; k < P; ++k)
+      if (colOf(k) < cols) raw[k] = *at(s, k);
+
+    float mean = 0.0f;
+    if (!rms) {
+      float sum[1] = {0.0f};
+#pragma unroll
+      for (int k = 0; k < P; ++k)
+        if (colOf(k) < cols) {
+#pragma unroll
+          for (int i = 0; i < V; ++i) sum[0] += toAcc<T, float>(raw[k].v[i]);
+        }
+      slotReduce(sum, SumOp{}, red, phase);
+      mean = sum[0] / float(cols);
+    }
+    float sq[1] = {0.0f};
+#pragma unroll
+    for (int k = 0; k < P; ++k)
+      if (colOf(k) < cols) {
+#pragma unroll
+        for (int i = 0; i < V; ++i) {
+          const float d = toAcc<T, float>(raw[k].v[i]) - mean;
+          sq[0] += d * d;
+        }
+      }
+    slotReduce(sq, SumOp{}, red, phase);
+    const float rstd = 1.0f / m_sqrt(sq[0] / float(cols) + float(a.eps));
+    if (t == 0) {
+      if (a.mean) a.mean[r] = mean;  // 0 for RMSNorm
+      a.rstd[r] = rstd;
+    }
+#pragma unroll
+    for (int k = 0; k < P; ++k) {
+      if (colOf(k) < cols) {
+        float v[V];
+#pragma unroll
+        for (int i = 0; i < V; ++i) v[i] = toAcc<T, float>(raw[k].v[i]);
+        affine<V>(v, a.w, a.b, colOf(k), mean, rstd);
+        storePack<V>(a.y + r * cols + colOf(k), v);
+      }
+    }
+    s = s + 1 == S ? 0 : s + 1;
+  }
+  cpAsyncWait<0>();  // (only empty groups can be left)
 }
 
 // Rows longer than kMaxRegisterRow: one block per row, three coalesced passes over x.
@@ -239,6 +325,118 @@ __global__ void __launch_bounds__(BLOCK, kBwdThreads / BLOCK) normBackwardKernel
   combine(accB, partB);
 }
 
+// The same math for 16-bit rows of up to kPipeBwdElems * 1024 columns, with 16-byte packs: a
+// persistent grid of pipelined blocks (see rows.cuh). Each thread owns kPipeBwdElems columns (one
+// pack) of its slot's rows and keeps cp.async copies of gy, x, mean and rstd for kBwdStages - 1
+// rows ahead in shared memory; gw/gb partials stay in registers until the end, when the block sums
+// its slots in slot order into one partial row (partW/partB, null when not wanted).
+constexpr int kPipeBwdElems = 8;
+constexpr int kBwdStages = 4;
+
+template <typename T, typename W>
+__global__ void __launch_bounds__(1024, 1) normBackwardPipeKernel(Bwd<T, W> a, float* partW, float* partB) {
+  static_assert(sizeof(T) == 2, "16-bit rows only");
+  constexpr int V = kVec<T>, S = kBwdStages;
+  static_assert(V == kPipeBwdElems, "one pack a thread");
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ float red[2 * 2 * 32];
+  const int tpr = blockDim.x, t = threadIdx.x, nthreads = tpr * int(blockDim.y);
+  const int tid = int(threadIdx.y) * tpr + t, cols = int(a.cols), c = t * V;
+  const bool inRow = c < cols, rms = a.rms, wantW = partW != nullptr, wantB = partB != nullptr;
+  // Stage s: gy packs, x packs, then mean and rstd words; thread tid's entries are adjacent to
+  // its neighbours' (conflict-free 16-byte accesses).
+  Pack<T, V>* packs = reinterpret_cast<Pack<T, V>*>(smem);
+  float* stats = reinterpret_cast<float*>(smem + size_t(S) * 2 * nthreads * sizeof(Pack<T, V>));
+  auto gyAt = [&](int s) { return packs + (2 * s) * nthreads + tid; };
+  auto xAt = [&](int s) { return packs + (2 * s + 1) * nthreads + tid; };
+  auto meanAt = [&](int s) { return stats + (2 * s) * nthreads + tid; };
+  auto rstdAt = [&](int s) { return stats + (2 * s + 1) * nthreads + tid; };
+
+  const int64_t stride = int64_t(gridDim.x) * blockDim.y;
+  const int64_t first = int64_t(blockIdx.x) * blockDim.y + threadIdx.y;
+  // Copies row r into stage s (nothing past the last row); always one commit group.
+  auto issue = [&](int64_t r, int s) {
+    if (r < a.rows) {
+      if (inRow) {
+        cpAsync16(gyAt(s), a.gy + r * cols + c);
+        cpAsync16(xAt(s), a.x + r * cols + c);
+      }
+      if (!rms) cpAsync4(meanAt(s), a.mean + r);
+      cpAsync4(rstdAt(s), a.rstd + r);
+    }
+    cpAsyncCommit();
+  };
+
+  Pack<W, V> wp;
+  if (a.w && inRow) wp = *reinterpret_cast<const Pack<W, V>*>(a.w + c);
+  float accW[V], accB[V];
+#pragma unroll
+  for (int i = 0; i < V; ++i) accW[i] = accB[i] = 0.0f;
+
+#pragma unroll
+  for (int s = 0; s < S - 1; ++s) issue(first + s * stride, s);
+  int s = 0, phase = 0;
+  for (int64_t r = first; r < a.rows; r += stride) {
+    issue(r + (S - 1) * stride, s == 0 ? S - 1 : s - 1);  // the stage read in the previous iteration
+    cpAsyncWait<S - 1>();                                   // row r has landed
+    const float mu = rms ? 0.0f : *meanAt(s), rs = *rstdAt(s);
+    Pack<T, V> gyp, xp;
+    if (inRow) gyp = *gyAt(s), xp = *xAt(s);
+
+    float sums[2] = {0.0f, 0.0f};  // sum(g), sum(g * xhat)
+    if (inRow) {
+#pragma unroll
+      for (int i = 0; i < V; ++i) {
+        const float gyv = toAcc<T, float>(gyp.v[i]), xh = (toAcc<T, float>(xp.v[i]) - mu) * rs;
+        const float gg = a.w ? gyv * toAcc<W, float>(wp.v[i]) : gyv;
+        sums[0] += gg;
+        sums[1] += gg * xh;
+        if (wantW) accW[i] += gyv * xh;
+        if (wantB) accB[i] += gyv;
+      }
+    }
+    slotReduce(sums, SumOp{}, red, phase);
+    const float meanG = rms ? 0.0f : sums[0] / float(cols), meanGX = sums[1] / float(cols);
+    if (inRow) {
+      float out[V];
+#pragma unroll
+      for (int i = 0; i < V; ++i) {
+        const float gyv = toAcc<T, float>(gyp.v[i]), xh = (toAcc<T, float>(xp.v[i]) - mu) * rs;
+        const float gg = a.w ? gyv * toAcc<W, float>(wp.v[i]) : gyv;
+        out[i] = rs * (gg - meanG - xh * meanGX);
+      }
+      storePack<V>(a.gx + r * cols + c, out);
+    }
+    s = s + 1 == S ? 0 : s + 1;
+  }
+  cpAsyncWait<0>();  // (only empty groups can be left)
+
+  if (!wantW && !wantB) return;  // the same for the whole grid
+  // Sum the slots' accumulators in slot order into this block's partial row, through the staging
+  // memory (at least V floats a thread).
+  float* comb = reinterpret_cast<float*>(smem);
+  auto combine = [&](const float (&acc)[V], float* part) {
+    __syncthreads();  // everyone is done with the staging memory / the previous combine
+#pragma unroll
+    for (int i = 0; i < V; ++i) comb[i * nthreads + tid] = acc[i];
+    __syncthreads();
+    if (threadIdx.y == 0 && inRow) {
+      float out[V];
+#pragma unroll
+      for (int i = 0; i < V; ++i) {
+        float sum = comb[i * nthreads + t];
+        for (int sl = 1; sl < int(blockDim.y); ++sl) sum += comb[i * nthreads + sl * tpr + t];
+        out[i] = sum;
+      }
+      float* dst = part + int64_t(blockIdx.x) * cols + c;
+#pragma unroll
+      for (int i = 0; i < V; ++i) dst[i] = out[i];
+    }
+  };
+  if (wantW) combine(accW, partW);
+  if (wantB) combine(accB, partB);
+}
+
 // Rows too long for the fused kernel: gx in one block per row (two passes), gw/gb separately.
 template <typename T, typename W>
 __global__ void __launch_bounds__(kLongRowThreads) normBackwardLongRowsKernel(Bwd<T, W> a) {
@@ -291,25 +489,47 @@ __global__ void __launch_bounds__(256) normColumnPartialsKernel(Bwd<T, W> a, int
   }
 }
 
-// out[c] = sum over p of part[p][c] (in order of p within each row lane, lanes in order); gw with
-// blockIdx.y == 0, gb with 1; a null output is skipped.
+// out[c] = sum over p of part[p][c]: row lane y of the block adds parts y, y + 32, ... in order, then
+// lane 0 adds the lanes in order; gw with blockIdx.y == 0, gb with 1; a null output is skipped.
+constexpr int kColumnLanes = 32;
+
 template <typename C>
-__global__ void __launch_bounds__(256) columnSumKernel(const C* __restrict__ partW, const C* __restrict__ partB,
-                                                       int64_t parts, int64_t cols, float* gw, float* gb) {
-  __shared__ C s[8][32];
+__global__ void __launch_bounds__(32 * kColumnLanes) columnSumKernel(const C* __restrict__ partW,
+                                                                     const C* __restrict__ partB, int64_t parts,
+                                                                     int64_t cols, float* gw, float* gb) {
+  __shared__ C s[kColumnLanes][33];
   const C* part = blockIdx.y == 0 ? partW : partB;
   float* out = blockIdx.y == 0 ? gw : gb;
   if (out == nullptr) return;  // the whole block
   const int64_t c = int64_t(blockIdx.x) * 32 + threadIdx.x;
   C acc = 0;
-  if (c < cols)
-    for (int64_t p = threadIdx.y; p < parts; p += 8) acc += part[p * cols + c];
+  if (c < cols) {
+    const C* p = part + c;
+    int64_t q = threadIdx.y;
+    // Four loads in flight at a time, added in order.
+    for (; q + 3 * kColumnLanes < parts; q += 4 * kColumnLanes) {
+      const C v0 = p[q * cols], v1 = p[(q + kColumnLanes) * cols], v2 = p[(q + 2 * kColumnLanes) * cols],
+              v3 = p[(q + 3 * kColumnLanes) * cols];
+      acc += v0;
+      acc += v1;
+      acc += v2;
+      acc += v3;
+    }
+    for (; q < parts; q += kColumnLanes) acc += p[q * cols];
+  }
   s[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
   if (threadIdx.y == 0 && c < cols) {
-    for (int y = 1; y < 8; ++y) acc += s[y][threadIdx.x];
+    for (int y = 1; y < kColumnLanes; ++y) acc += s[y][threadIdx.x];
     out[c] = float(acc);
   }
+}
+
+template <typename C>
+void columnSums(const C* partW, const C* partB, int64_t parts, int64_t cols, float* gw, float* gb, cudaStream_t s) {
+  columnSumKernel<C><<<dim3(unsigned((cols + 31) / 32), 2), dim3(32, kColumnLanes), 0, s>>>(partW, partB, parts, cols,
+                                                                                           gw, gb);
+  checkLaunch("normBackward (column sums)");
 }
 
 template <typename F>
@@ -348,6 +568,21 @@ void norm(const NormParams& p) {
     const bool vec = p.cols % V == 0 && aligned(a.x, 16) && aligned(a.y, 16) && aligned(a.w, V * sizeof(W)) &&
                      aligned(a.b, V * sizeof(W));
     cudaStream_t s = stream();
+    if constexpr (sizeof(T) == 2 && sizeof(W) <= 4) {  // (f64 weights would spill)
+      const PipeShape shape = pipeShape(p.rows, p.cols, kPipeFwdPacks * V);
+      if (vec && shape.tpr > 0) {
+        auto kernel = normRowsPipeKernel<T, W>;
+        const int threads = shape.tpr * shape.slots;
+        const size_t smem = size_t(kFwdStages) * kPipeFwdPacks * threads * sizeof(Pack<T, V>);
+        const int perSM = residentBlocks(kernel, threads, smem);
+        if (perSM > 0) {
+          const int64_t blocks = std::min<int64_t>(ceilDiv(p.rows, shape.slots), int64_t(perSM) * multiprocessorCount());
+          kernel<<<unsigned(blocks), dim3(unsigned(shape.tpr), unsigned(shape.slots)), smem, s>>>(a);
+          checkLaunch("norm");
+          return;
+        }
+      }
+    }
     const bool inRegisters = launchRows<T>(p.rows, p.cols, vec, [&](auto v, auto e, dim3 grid, dim3 block) {
       normRowsKernel<T, W, decltype(v)::value, decltype(e)::value><<<grid, block, 0, s>>>(a);
     });
@@ -372,6 +607,29 @@ void normBackward(const NormBackwardParams& p) {
                       p.mean, p.rstd, static_cast<T*>(p.gx), p.rows, p.cols, p.rms};
     constexpr int V = kVec<T>;
 
+    if constexpr (sizeof(T) == 2) {
+      const bool vec = p.cols % V == 0 && aligned(a.gy, 16) && aligned(a.x, 16) && aligned(a.gx, 16) &&
+                       aligned(a.w, V * sizeof(W)) && aligned(a.mean, 4) && aligned(a.rstd, 4);
+      const PipeShape shape = pipeShape(p.rows, p.cols, kPipeBwdElems);
+      if (vec && shape.tpr > 0) {
+        auto kernel = normBackwardPipeKernel<T, W>;
+        const int threads = shape.tpr * shape.slots;
+        const size_t smem = size_t(kBwdStages) * threads * (2 * sizeof(Pack<T, V>) + 2 * sizeof(float));
+        const int perSM = residentBlocks(kernel, threads, smem);
+        if (perSM > 0) {
+          const int64_t blocks = std::min<int64_t>(ceilDiv(p.rows, shape.slots), int64_t(perSM) * multiprocessorCount());
+          const size_t partRows = size_t(p.gw ? blocks : 0) + size_t(p.gb ? blocks : 0);
+          Scratch part(partRows * size_t(p.cols) * sizeof(float), s);
+          float* partW = p.gw ? static_cast<float*>(part.p) : nullptr;
+          float* partB = p.gb ? static_cast<float*>(part.p) + (p.gw ? blocks * p.cols : 0) : nullptr;
+          kernel<<<unsigned(blocks), dim3(unsigned(shape.tpr), unsigned(shape.slots)), smem, s>>>(a, partW, partB);
+          checkLaunch("normBackward");
+          if (sums) columnSums<float>(partW, partB, blocks, p.cols, p.gw, p.gb, s);
+          return;
+        }
+      }
+    }
+
     if (p.cols <= kMaxFusedCols) {
       const bool vec = p.cols % V == 0 && aligned(a.gy, 16) && aligned(a.x, 16) && aligned(a.gx, 16) &&
                        aligned(a.w, V * sizeof(W));
@@ -382,18 +640,13 @@ void normBackward(const NormBackwardParams& p) {
       const int blockThreads = threads <= kBwdThreads / 2 ? kBwdThreads / 2 : kBwdThreads;
       auto run = [&](auto kernel) {
         const int slots = int(std::min<int64_t>(blockThreads / threads, p.rows));
-        int perSM = 0;
-        TS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSM, kernel, threads * slots, 0), "normBackward");
+        const int perSM = residentBlocks(kernel, threads * slots, 0);
         const int64_t blocks = std::min<int64_t>(ceilDiv(p.rows, slots), int64_t(std::max(perSM, 1)) * multiprocessorCount());
         Scratch part(sums ? size_t(2 * blocks * p.cols) * sizeof(C) : 0, s);
         C* partW = static_cast<C*>(part.p);
         kernel<<<unsigned(blocks), dim3(threads, slots), 0, s>>>(a, partW, partW ? partW + blocks * p.cols : nullptr);
         checkLaunch("normBackward");
-        if (sums) {
-          columnSumKernel<C><<<dim3(unsigned(ceilDiv(p.cols, 32)), 2), dim3(32, 8), 0, s>>>(
-              partW, partW + blocks * p.cols, blocks, p.cols, p.gw, p.gb);
-          checkLaunch("normBackward (column sums)");
-        }
+        if (sums) columnSums<C>(partW, partW + blocks * p.cols, blocks, p.cols, p.gw, p.gb, s);
       };
       // Prefetching costs registers: only 16-bit packs leave room for it.
       auto withBlock = [&](auto block) {
@@ -417,9 +670,7 @@ void normBackward(const NormBackwardParams& p) {
     normColumnPartialsKernel<T, W><<<dim3(unsigned(colBlocks), unsigned(chunks)), dim3(32, 8), 0, s>>>(
         a, chunkRows, partW, partW + chunks * p.cols);
     checkLaunch("normBackward (column partials)");
-    columnSumKernel<C><<<dim3(unsigned(colBlocks), 2), dim3(32, 8), 0, s>>>(partW, partW + chunks * p.cols, chunks,
-                                                                           p.cols, p.gw, p.gb);
-    checkLaunch("normBackward (column sums)");
+    columnSums<C>(partW, partW + chunks * p.cols, chunks, p.cols, p.gw, p.gb, s);
   });
 }
 

@@ -1,6 +1,7 @@
 // Shared by the CUDA row kernels (reduce, softmax, norm, cross entropy): 16-byte packs, warp and
 // row reductions, an online max/sum, and the launch shape for rows kept in registers.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -214,6 +215,129 @@ bool launchRows(int64_t rows, int64_t cols, bool vectorize, const F& launch) {
   if (vectorize) withElems(Int<kVec<T>>{});
   else withElems(Int<1>{});
   return true;
+}
+
+// ---- persistent, pipelined rows -----------------------------------------------------------------
+// A block of (tpr, slots) threads: each row slot (threadIdx.y) is tpr threads walking rows
+// blockIdx.x * slots + slot, + gridDim.x * slots, ... Each thread copies its own 16-byte packs of
+// the rows ahead into its own part of shared memory with cp.async (a few rows in flight without
+// spending registers), waits for the oldest, and reads back only what it copied itself, so the
+// staging needs no barrier. Row reductions synchronize one slot only (named barrier 1 + slot).
+
+__device__ __forceinline__ uint32_t smemAddr(const void* p) { return uint32_t(__cvta_generic_to_shared(p)); }
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+// No cp.async before sm_80: plain synchronous copies (the waits are then no-ops).
+__device__ __forceinline__ void cpAsync16(void* dst, const void* src) {
+  *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+}
+__device__ __forceinline__ void cpAsync4(void* dst, const void* src) {
+  *reinterpret_cast<uint32_t*>(dst) = *reinterpret_cast<const uint32_t*>(src);
+}
+__device__ __forceinline__ void cpAsyncCommit() {}
+template <int N> __device__ __forceinline__ void cpAsyncWait() {}
+#else
+// 16 bytes, global -> shared, bypassing L1 (src and dst 16-byte aligned).
+__device__ __forceinline__ void cpAsync16(void* dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smemAddr(dst)), "l"(src) : "memory");
+}
+// 4 bytes (src and dst 4-byte aligned).
+__device__ __forceinline__ void cpAsync4(void* dst, const void* src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(smemAddr(dst)), "l"(src) : "memory");
+}
+__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most N of this thread's committed groups are still in flight; what the completed
+// groups wrote is then visible to this thread.
+template <int N> __device__ __forceinline__ void cpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+#endif
+
+// Barrier `id` (1..15) over `threads` threads (a multiple of 32) that all call it.
+__device__ __forceinline__ void barSync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+// Most row slots of a pipelined block: each slot with more than one warp owns a named barrier
+// (ids 1..15; 0 is __syncthreads).
+constexpr int kMaxSlots = 15;
+
+// op over the tpr threads of this row slot, for K values at once; every thread of the slot gets
+// the results. `red` holds 2 * K * 32 values in two halves used alternately (`phase`, flipped by
+// the caller after each call): a warp can only overwrite a half after passing the next call's
+// barrier, which every warp of the slot reaches only after reading that half, so one barrier per
+// call suffices. Warps are combined in the same order everywhere.
+template <int K, typename C, typename Op>
+__device__ __forceinline__ void slotReduce(C (&v)[K], Op op, C* red, int& phase) {
+#pragma unroll
+  for (int k = 0; k < K; ++k) v[k] = warpReduce(v[k], op);
+  const int tpr = blockDim.x;
+  if (tpr == 32) return;
+  const int wpr = tpr >> 5, base = threadIdx.y * wpr;
+  C* half = red + phase * (K * 32);
+  phase ^= 1;
+  if ((threadIdx.x & 31) == 0) {
+#pragma unroll
+    for (int k = 0; k < K; ++k) half[k * 32 + base + (threadIdx.x >> 5)] = v[k];
+  }
+  barSync(1 + int(threadIdx.y), tpr);
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    C r = half[k * 32 + base];
+    for (int w = 1; w < wpr; ++w) r = op(r, half[k * 32 + base + w]);
+    v[k] = r;
+  }
+}
+
+// Launch shape of a pipelined row kernel: tpr threads (a multiple of 32, at most 1024) cover a row
+// with `elems` elements each; slots fill a block of up to 1024 threads (at most kMaxSlots when a
+// row spans several warps, for the named barriers; no more than there are rows).
+struct PipeShape {
+  int tpr = 0, slots = 0;
+};
+inline PipeShape pipeShape(int64_t rows, int64_t cols, int elems) {
+  const int64_t tpr = (cols + 32 * int64_t(elems) - 1) / (32 * int64_t(elems)) * 32;
+  if (tpr > 1024) return {};
+  int64_t slots = 1024 / tpr;
+  if (tpr > 32 && slots > kMaxSlots) slots = kMaxSlots;
+  if (slots > rows) slots = rows;
+  return {int(tpr), int(slots < 1 ? 1 : slots)};
+}
+
+// The most dynamic shared memory one block may use on the current device.
+inline size_t maxBlockSmem(int device) {
+  thread_local int seenDevice = -1, bytes = 0;
+  if (device != seenDevice) {
+    TS_CUDA_CHECK(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "row kernel launch");
+    seenDevice = device;
+  }
+  return size_t(bytes);
+}
+
+// Blocks of `kernel` resident per multiprocessor with `threads` threads and `smem` bytes of dynamic
+// shared memory (0 when the block does not fit). The kernel is first allowed the device's most
+// dynamic shared memory (the same value from every caller). Remembered per thread for the last
+// (kernel, device, threads, smem) asked about, so repeated launches stay cheap on the host.
+template <typename K>
+int residentBlocks(K kernel, int threads, size_t smem) {
+  struct Seen {
+    const void* fn = nullptr;
+    int device = -1, threads = 0, blocks = 0;
+    size_t smem = 0;
+  };
+  thread_local Seen seen;
+  int device = 0;
+  TS_CUDA_CHECK(cudaGetDevice(&device), "row kernel launch");
+  const void* fn = reinterpret_cast<const void*>(kernel);
+  if (seen.fn == fn && seen.device == device && seen.threads == threads && seen.smem == smem) return seen.blocks;
+  const size_t most = maxBlockSmem(device);
+  if (smem > most) return 0;
+  TS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(most)),
+                "row kernel launch (shared memory)");
+  int blocks = 0;
+  TS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, smem), "row kernel launch");
+  seen = {fn, device, threads, blocks, smem};
+  return blocks;
 }
 
 }  // namespace ts::cuda::rows

@@ -1,5 +1,6 @@
 // CUDA softmax and log-softmax (+ backward) over the middle dimension of [outer, size, inner],
-// math in fp32 (fp64 for f64). Three paths:
+// math in fp32 (fp64 for f64). 16-bit rows of up to 16384 elements in 16-byte packs take a
+// persistent, pipelined forward kernel (rows.cuh); otherwise three paths:
 //   inner == 1, size <= kMaxRegisterRow: the row stays in registers between the max, sum and
 //     output passes (one warp per row up to 1024 elements, else one block), 16-byte accesses
 //     when the tensors are aligned and size is a multiple of the pack;
@@ -62,6 +63,85 @@ __global__ void __launch_bounds__(512) softmaxRowsKernel(const T* __restrict__ x
       storePack<VEC>(y + c, v + k * VEC);
     }
   }
+}
+
+// The same for 16-bit rows of up to kPipePacks * 8 * 1024 elements in 16-byte packs: a persistent
+// grid of pipelined blocks (rows.cuh); each thread owns kPipePacks packs of its slot's rows and
+// keeps cp.async copies of kPipeStages - 1 rows ahead in shared memory.
+constexpr int kPipePacks = 2;
+constexpr int kPipeStages = 4;
+
+template <typename T>
+__global__ void __launch_bounds__(1024, 1) softmaxRowsPipeKernel(const T* __restrict__ x, T* __restrict__ y,
+                                                                 int64_t rows, int cols, bool log) {
+  static_assert(sizeof(T) == 2, "16-bit rows only");
+  constexpr int V = kVec<T>, P = kPipePacks, S = kPipeStages, E = P * V;
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ float red[2 * 32];
+  const int tpr = blockDim.x, t = threadIdx.x, nthreads = tpr * int(blockDim.y);
+  const int tid = int(threadIdx.y) * tpr + t;
+  Pack<T, V>* packs = reinterpret_cast<Pack<T, V>*>(smem);  // [S][P][nthreads]
+  auto at = [&](int s, int k) { return packs + (s * P + k) * nthreads + tid; };
+  auto colOf = [&](int k) { return (k * tpr + t) * V; };
+
+  const int64_t stride = int64_t(gridDim.x) * blockDim.y;
+  const int64_t first = int64_t(blockIdx.x) * blockDim.y + threadIdx.y;
+  auto issue = [&](int64_t r, int s) {
+    if (r < rows) {
+#pragma unroll
+      for (int k = 0; k < P; ++k)
+        if (colOf(k) < cols) cpAsync16(at(s, k), x + r * cols + colOf(k));
+    }
+    cpAsyncCommit();
+  };
+
+#pragma unroll
+  for (int s = 0; s < S - 1; ++s) issue(first + s * stride, s);
+  int s = 0, phase = 0;
+  for (int64_t r = first; r < rows; r += stride) {
+    issue(r + (S - 1) * stride, s == 0 ? S - 1 : s - 1);  // the stage read in the previous iteration
+    cpAsyncWait<S - 1>();                                   // row r has landed
+    float v[E];
+    float mx[1] = {-INFINITY};
+#pragma unroll
+    for (int k = 0; k < P; ++k) {
+      if (colOf(k) < cols) {
+        const Pack<T, V> raw = *at(s, k);
+#pragma unroll
+        for (int i = 0; i < V; ++i) {
+          v[k * V + i] = toAcc<T, float>(raw.v[i]);
+          mx[0] = MaxOp{}(mx[0], v[k * V + i]);
+        }
+      }
+    }
+    slotReduce(mx, MaxOp{}, red, phase);
+
+    // softmax keeps exp(v - max) in v; log-softmax keeps v - max.
+    float sum[1] = {0.0f};
+#pragma unroll
+    for (int k = 0; k < P; ++k) {
+      if (colOf(k) < cols) {
+#pragma unroll
+        for (int i = 0; i < V; ++i) {
+          const float d = v[k * V + i] - mx[0], e = rowExp(d);
+          v[k * V + i] = log ? d : e;
+          sum[0] += e;
+        }
+      }
+    }
+    slotReduce(sum, SumOp{}, red, phase);
+    const float scale = 1.0f / sum[0], shift = m_log(sum[0]);
+#pragma unroll
+    for (int k = 0; k < P; ++k) {
+      if (colOf(k) < cols) {
+#pragma unroll
+        for (int i = 0; i < V; ++i) v[k * V + i] = log ? v[k * V + i] - shift : v[k * V + i] * scale;
+        storePack<V>(y + r * cols + colOf(k), v + k * V);
+      }
+    }
+    s = s + 1 == S ? 0 : s + 1;
+  }
+  cpAsyncWait<0>();  // (only empty groups can be left)
 }
 
 template <typename T, int VEC, int E>
@@ -239,6 +319,23 @@ void softmax(const SoftmaxParams& p) {
       return;
     }
     const bool vec = p.size % kVec<T> == 0 && aligned(x, 16) && aligned(y, 16);
+    if constexpr (sizeof(T) == 2) {
+      const PipeShape shape = pipeShape(p.outer, p.size, kPipePacks * kVec<T>);
+      if (vec && shape.tpr > 0) {
+        auto kernel = softmaxRowsPipeKernel<T>;
+        const int threads = shape.tpr * shape.slots;
+        const size_t smem = size_t(kPipeStages) * kPipePacks * threads * sizeof(Pack<T, kVec<T>>);
+        const int perSM = residentBlocks(kernel, threads, smem);
+        if (perSM > 0) {
+          const int64_t want = (p.outer + shape.slots - 1) / shape.slots;
+          const int64_t blocks = want < int64_t(perSM) * multiprocessorCount() ? want : int64_t(perSM) * multiprocessorCount();
+          kernel<<<unsigned(blocks), dim3(unsigned(shape.tpr), unsigned(shape.slots)), smem, s>>>(x, y, p.outer,
+                                                                                                int(p.size), p.log);
+          checkLaunch("softmax");
+          return;
+        }
+      }
+    }
     const bool inRegisters = launchRows<T>(p.outer, p.size, vec, [&](auto v, auto e, dim3 grid, dim3 block) {
       softmaxRowsKernel<T, decltype(v)::value, decltype(e)::value><<<grid, block, 0, s>>>(x, y, p.outer, int(p.size), p.log);
     });

@@ -4,3 +4,4 @@ export type { ScaledMaskedSoftmaxOptions } from './ops/nn.ts';
 export { linear, matmul, bmm } from './ops/matmul.ts';
 export { embedding } from './ops/indexing.ts';
 export { gelu, relu, sigmoid, silu, tanh } from './ops/pointwise.ts';
+export { attention, fusedAttentionUnsupported, type AttentionOptions } from './ops/attention.ts';

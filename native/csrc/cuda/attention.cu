@@ -1,0 +1,89 @@
+// The runtime's entry to the fused attention kernels (cuda/flash_attention.cu): converts the
+// binding's parameters, checks what the kernels support (the reason becomes the error message),
+// and enqueues on the current stream.
+#include "core/kernels.h"
+#include "cuda/common.cuh"
+#include "cuda/flash_attention.cuh"
+
+namespace ts::cuda {
+namespace {
+
+flash::FlashStrides strides(const int64_t (&s)[3]) {
+  flash::FlashStrides f;
+  f.batch = s[0];
+  f.seq = s[1];
+  f.head = s[2];
+  return f;
+}
+
+const __nv_bfloat16* bf16In(const void* p) { return static_cast<const __nv_bfloat16*>(p); }
+__nv_bfloat16* bf16Out(void* p) { return static_cast<__nv_bfloat16*>(p); }
+
+void finish(cudaError_t e, const char* op) {
+  TS_CHECK(e == cudaSuccess, op, ": ", cudaGetErrorString(e));
+  checkLaunch(op);
+}
+
+}  // namespace
+
+void attention(const AttentionParams& p) {
+  flash::FlashParams f;
+  f.q = bf16In(p.q);
+  f.k = bf16In(p.k);
+  f.v = bf16In(p.v);
+  f.o = bf16Out(p.o);
+  f.lse = p.lse;
+  f.qStride = strides(p.qStrides);
+  f.kStride = strides(p.kStrides);
+  f.vStride = strides(p.vStrides);
+  f.oStride = strides(p.oStrides);
+  f.batch = int(p.batch);
+  f.heads = int(p.heads);
+  f.seqQ = int(p.seqQ);
+  f.seqK = int(p.seqK);
+  f.headDim = int(p.headDim);
+  f.scale = float(p.scale);
+  f.causal = p.causal;
+  const char* why = flash::flashAttentionCheck(f);
+  TS_CHECK(why == nullptr, "attention: ", why ? why : "");
+  finish(flash::flashAttentionForward(f, stream()), "attention");
+}
+
+void attentionBackward(const AttentionBackwardParams& p) {
+  const AttentionParams& a = p.fwd;
+  flash::FlashBwdParams f;
+  f.q = bf16In(a.q);
+  f.k = bf16In(a.k);
+  f.v = bf16In(a.v);
+  f.o = bf16In(a.o);
+  f.lse = a.lse;
+  f.dO = bf16In(p.dO);
+  f.dq = bf16Out(p.dq);
+  f.dk = bf16Out(p.dk);
+  f.dv = bf16Out(p.dv);
+  f.qStride = strides(a.qStrides);
+  f.kStride = strides(a.kStrides);
+  f.vStride = strides(a.vStrides);
+  f.oStride = strides(a.oStrides);
+  f.dOStride = strides(p.dOStrides);
+  f.dqStride = strides(p.dqStrides);
+  f.dkStride = strides(p.dkStrides);
+  f.dvStride = strides(p.dvStrides);
+  f.batch = int(a.batch);
+  f.heads = int(a.heads);
+  f.seqQ = int(a.seqQ);
+  f.seqK = int(a.seqK);
+  f.headDim = int(a.headDim);
+  f.scale = float(a.scale);
+  f.causal = a.causal;
+  f.workspace = p.workspace;
+  const char* why = flash::flashAttentionCheckBackward(f);
+  TS_CHECK(why == nullptr, "attention backward: ", why ? why : "");
+  finish(flash::flashAttentionBackward(f, stream()), "attention backward");
+}
+
+int64_t attentionWorkspaceBytes(int64_t batch, int64_t heads, int64_t seqQ, int64_t headDim) {
+  return int64_t(flash::flashAttentionBackwardWorkspaceBytes(int(batch), int(heads), int(seqQ), int(headDim)));
+}
+
+}  // namespace ts::cuda
