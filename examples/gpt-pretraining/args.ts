@@ -20,6 +20,13 @@ export interface TrainArgs {
   seed: number;
   tensorParallelSize: number;
   sequenceParallel: boolean;
+  pipelineParallelSize: number;
+  /** Model chunks per pipeline rank (interleaved 1F1B); 1 without interleaving. */
+  virtualPipelineSize: number;
+  /** Micro-batches of per_device_train_batch_size per schedule run (Megatron's num_micro_batches). */
+  numMicroBatches: number;
+  /** Schedule runs per optimizer step (separate from the micro-batches). */
+  gradientAccumulationSteps: number;
   device: 'cpu' | 'cuda';
   dtype: DType;
   quiet: boolean;
@@ -28,8 +35,10 @@ export interface TrainArgs {
 const USAGE = `usage: train.ts [--model gpt2-tiny|gpt2|gpt2-medium|...] [--block_size N] [--per_device_train_batch_size N]
   [--per_device_eval_batch_size N] [--learning_rate X] [--weight_decay X] [--num_train_epochs N] [--max_train_steps N]
   [--max_eval_batches N] [--num_warmup_steps N] [--lr_scheduler_type linear|cosine|constant] [--seed N]
-  [--tensor_parallel_size N] [--sequence_parallel] [--device cpu|cuda] [--dtype f32|bf16] [--quiet]
-Run with several processes through the launcher: tessera launch --num_processes 4 --cpu train.ts --tensor_parallel_size 2`;
+  [--tensor_parallel_size N] [--sequence_parallel] [--pipeline_parallel_size N] [--virtual_pipeline_size N]
+  [--num_micro_batches N] [--gradient_accumulation_steps N] [--device cpu|cuda] [--dtype f32|bf16] [--quiet]
+Run with several processes through the launcher: tessera launch --num_processes 4 --cpu train.ts --tensor_parallel_size 2
+A step takes per_device_train_batch_size x num_micro_batches x gradient_accumulation_steps blocks per data-parallel rank.`;
 
 export class ArgsError extends Error {}
 
@@ -53,6 +62,10 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
         seed: { type: 'string' },
         tensor_parallel_size: { type: 'string' },
         sequence_parallel: { type: 'boolean' },
+        pipeline_parallel_size: { type: 'string' },
+        virtual_pipeline_size: { type: 'string' },
+        num_micro_batches: { type: 'string' },
+        gradient_accumulation_steps: { type: 'string' },
         device: { type: 'string' },
         dtype: { type: 'string' },
         quiet: { type: 'boolean' },
@@ -101,6 +114,10 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     seed: int('seed', 1234, 0) as number,
     tensorParallelSize: int('tensor_parallel_size', 1) as number,
     sequenceParallel: (values.sequence_parallel as boolean | undefined) ?? false,
+    pipelineParallelSize: int('pipeline_parallel_size', 1) as number,
+    virtualPipelineSize: int('virtual_pipeline_size', 1) as number,
+    numMicroBatches: int('num_micro_batches', 1) as number,
+    gradientAccumulationSteps: int('gradient_accumulation_steps', 1) as number,
     device,
     dtype,
     quiet: (values.quiet as boolean | undefined) ?? false,

@@ -1,32 +1,43 @@
 // Pretrains GPT on the bundled WikiText-2 with the GPT-2 tokenizer — the README's main job.
 // One process by default; under `tessera launch` the processes form tensor-parallel groups of
-// --tensor_parallel_size and data-parallel replicas over the rest. Logs like Accelerate's
+// --tensor_parallel_size, pipelines of --pipeline_parallel_size stages (stages.ts) and
+// data-parallel replicas over the rest. Logs like Accelerate's
 // megatron_lm_gpt_pretraining example: `epoch N: perplexity: ... eval_loss: ...`.
 //
 //   node --conditions=@tessera/source examples/gpt-pretraining/train.ts [flags]   (--help lists them)
 import { type Distributed, initDistributed, ParallelState } from '@tessera/collectives';
-import { manualSeed, noGrad, scope, setDefaultDevice, type Tensor } from '@tessera/core';
-import { GPTModel, gptConfig, gptParameterCount, maskedMeanLoss } from '@tessera/models';
-import { AdamW, DistributedDataParallel, megatronParamGroups, MixedPrecisionOptimizer, OptimizerParamScheduler } from '@tessera/optimizer';
-import { allReduceSequenceParallelGrads, tensorParallel } from '@tessera/tensor-parallel';
+import { manualSeed, setDefaultDevice, tensor } from '@tessera/core';
+import { gptConfig, gptParameterCount } from '@tessera/models';
+import { AdamW, megatronParamGroups, MixedPrecisionOptimizer, OptimizerParamScheduler } from '@tessera/optimizer';
+import { checkScheduleShape, PipelineConfigError } from '@tessera/pipeline';
+import { tensorParallel } from '@tessera/tensor-parallel';
 import { ArgsError, parseTrainArgs } from './args.ts';
 import { loadWikiText2, microBatch } from './data.ts';
 import { Progress } from './progress.ts';
+import { Stages } from './stages.ts';
 
 async function main(): Promise<void> {
   const args = parseTrainArgs(process.argv.slice(2));
   const distributed = process.env.WORLD_SIZE !== undefined;
   const dist: Distributed | undefined = distributed ? await initDistributed() : undefined;
   const world = dist?.worldSize ?? 1;
-  if (!dist && args.tensorParallelSize > 1) {
-    throw new ArgsError(`--tensor_parallel_size ${args.tensorParallelSize} needs that many processes: run it under \`tessera launch --num_processes N\``);
+  const modelParallel = args.tensorParallelSize * args.pipelineParallelSize;
+  for (const [flag, size] of [['tensor_parallel_size', args.tensorParallelSize], ['pipeline_parallel_size', args.pipelineParallelSize]] as const) {
+    if (!dist && size > 1) throw new ArgsError(`--${flag} ${size} needs that many processes: run it under \`tessera launch --num_processes N\``);
   }
-  if (world % args.tensorParallelSize !== 0) {
-    throw new ArgsError(`--tensor_parallel_size ${args.tensorParallelSize} does not divide the ${world} process(es)`);
+  if (world % modelParallel !== 0) {
+    throw new ArgsError(`--tensor_parallel_size ${args.tensorParallelSize} x --pipeline_parallel_size ${args.pipelineParallelSize} does not divide the ${world} process(es)`);
   }
+  checkScheduleShape({ pipelineSize: args.pipelineParallelSize, virtualSize: args.virtualPipelineSize, numMicroBatches: args.numMicroBatches });
   const device = args.device === 'cuda' ? (dist ? `cuda:${dist.localRank}` : 'cuda:0') : 'cpu';
   setDefaultDevice(device);
-  const ps = dist ? await ParallelState.create(dist, { tensor: args.tensorParallelSize }) : undefined;
+  const ps = dist
+    ? await ParallelState.create(dist, {
+        tensor: args.tensorParallelSize,
+        pipeline: args.pipelineParallelSize,
+        virtualPipeline: args.virtualPipelineSize > 1 ? args.virtualPipelineSize : undefined,
+      })
+    : undefined;
   const dpSize = ps?.dataSize ?? 1;
   const dpRank = ps?.dataRank ?? 0;
   // Accelerate's convention: the main process is the last rank, where the loss lives.
@@ -34,18 +45,25 @@ async function main(): Promise<void> {
   const log = (line: string) => {
     if (isMain) console.log(line);
   };
-  manualSeed(args.seed);
+  // Megatron's training seed: --seed + 100 x pipeline rank, so stages draw different dropout masks
+  // (initialization does not use it: every parameter has its own seed from its name).
+  const rngSeed = args.seed + 100 * (ps?.pipelineRank ?? 0);
+  manualSeed(rngSeed);
 
   const data = loadWikiText2(args.blockSize, args.seed);
   const config = gptConfig(args.model, { maxPositionEmbeddings: Math.max(args.blockSize, gptConfig(args.model).maxPositionEmbeddings) });
-  const tp = tensorParallel(ps, { sequenceParallel: args.sequenceParallel, seed: args.seed, device });
-  const model = new GPTModel(config, { tp, dtype: args.dtype, device, seed: args.seed });
-  const ddp = new DistributedDataParallel(model, { dataParallel: ps?.data });
+  const tp = tensorParallel(ps, { sequenceParallel: args.sequenceParallel, seed: rngSeed, device });
+  const stages = new Stages({
+    config, tp, ps, pipelineSize: args.pipelineParallelSize, virtualPipelineSize: args.virtualPipelineSize, numMicroBatches: args.numMicroBatches,
+    microBatchSize: args.perDeviceTrainBatchSize, seqLength: args.blockSize, dtype: args.dtype, device, seed: args.seed,
+  });
   const optimizer = new MixedPrecisionOptimizer(
-    new AdamW(megatronParamGroups(model, { weightDecay: args.weightDecay }), { lr: args.learningRate, betas: [0.9, 0.95] }),
-    { ddp, clipGrad: 1.0, parallel: ps },
+    new AdamW(megatronParamGroups(stages.namedParameters(), { weightDecay: args.weightDecay }), { lr: args.learningRate, betas: [0.9, 0.95] }),
+    { ddp: stages.gradSync, clipGrad: 1.0, parallel: ps },
   );
-  const globalBatch = args.perDeviceTrainBatchSize * dpSize;
+  // Micro-batches of one step: accumulation step a, micro-batch j, data-parallel rank d.
+  const microBatches = args.numMicroBatches * args.gradientAccumulationSteps;
+  const globalBatch = args.perDeviceTrainBatchSize * dpSize * microBatches;
   const stepsPerEpoch = Math.floor(data.train.length / globalBatch);
   const totalSteps = Math.min(args.maxTrainSteps ?? Number.POSITIVE_INFINITY, stepsPerEpoch * args.numTrainEpochs);
   const epochs = Math.ceil(totalSteps / stepsPerEpoch);
@@ -59,67 +77,59 @@ async function main(): Promise<void> {
   });
   log(
     `${args.model}: ${(gptParameterCount(config) / 1e6).toFixed(1)}M parameters, ${args.dtype} on ${args.device}, ` +
-      `TP ${args.tensorParallelSize} x DP ${dpSize}${tp.sequenceParallel ? ' with sequence parallelism' : ''}; ` +
+      `TP ${args.tensorParallelSize} x DP ${dpSize}${args.pipelineParallelSize > 1 ? ` x PP ${args.pipelineParallelSize}` : ''}` +
+      `${args.virtualPipelineSize > 1 ? ` (${args.virtualPipelineSize} chunks per stage)` : ''}${tp.sequenceParallel ? ' with sequence parallelism' : ''}; ` +
       `WikiText-2: ${data.train.length} train / ${data.valid.length} valid blocks of ${args.blockSize} tokens; ` +
-      `${totalSteps} steps of ${globalBatch} blocks`,
+      `${totalSteps} steps of ${globalBatch} blocks` +
+      `${microBatches > 1 ? ` (${args.numMicroBatches} micro-batches x ${args.gradientAccumulationSteps} accumulation steps of ${args.perDeviceTrainBatchSize} per rank)` : ''}`,
   );
 
-  const meanOverDp = async (t: Tensor) => {
+  // Losses live on the last pipeline stage; its data-parallel ranks average them.
+  const meanOverDp = async (loss: number) => {
+    const t = tensor([loss]);
     if (ps && dpSize > 1) await ps.data.allReduce(t, 'avg').wait();
-    return t.item();
+    const v = t.item();
+    t.dispose();
+    return v;
   };
 
   let step = 0;
   for (let epoch = 0; epoch < epochs && step < totalSteps; epoch++) {
-    model.train();
+    stages.train(true);
     const progress = new Progress(Math.min(stepsPerEpoch, totalSteps - step), `epoch ${epoch}`, isMain && !args.quiet);
     let lastLoss = Number.NaN;
     for (let i = 0; i < stepsPerEpoch && step < totalSteps; i++, step++) {
       optimizer.zeroGrad();
-      const start = i * globalBatch + dpRank * args.perDeviceTrainBatchSize;
-      const loss = scope(() => {
-        const b = microBatch(data.train, start, args.perDeviceTrainBatchSize, device);
-        const l = maskedMeanLoss(model.forward(b.ids, { labels: b.labels }), b.lossMask);
-        l.backward();
-        return l.detach();
-      });
-      await ddp.finishGradSync();
-      await allReduceSequenceParallelGrads(model, tp);
+      const mbs = args.perDeviceTrainBatchSize;
+      const at = (a: number, j: number) => i * globalBatch + ((a * args.numMicroBatches + j) * dpSize + dpRank) * mbs;
+      const loss = await stages.trainStep(args.gradientAccumulationSteps, (a, j) => microBatch(data.train, at(a, j), mbs, device));
       await optimizer.step();
       scheduler.step(1);
-      lastLoss = await meanOverDp(loss);
-      loss.dispose();
+      if (loss !== undefined) lastLoss = await meanOverDp(loss);
       progress.update(i + 1, `loss ${lastLoss.toFixed(4)}`);
     }
 
-    // Evaluation on the validation split, averaged over the data-parallel ranks.
-    model.eval();
+    // Evaluation on the validation split, averaged over the data-parallel ranks (on the last stage).
+    stages.train(false);
     const evalBatch = args.perDeviceEvalBatchSize;
-    const evalSteps = Math.min(args.maxEvalBatches ?? Number.POSITIVE_INFINITY, Math.floor(data.valid.length / (evalBatch * dpSize)));
+    const perStep = evalBatch * dpSize * args.numMicroBatches;
+    const evalSteps = Math.min(args.maxEvalBatches ?? Number.POSITIVE_INFINITY, Math.floor(data.valid.length / perStep));
     let total = 0;
     for (let i = 0; i < evalSteps; i++) {
-      const start = (i * dpSize + dpRank) * evalBatch;
-      const l = noGrad(() =>
-        scope(() => {
-          const b = microBatch(data.valid, start, evalBatch, device);
-          return maskedMeanLoss(model.forward(b.ids, { labels: b.labels }), b.lossMask);
-        }),
-      );
-      total += await meanOverDp(l);
-      l.dispose();
+      const l = stages.evalStep(evalBatch, (j) => microBatch(data.valid, i * perStep + (j * dpSize + dpRank) * evalBatch, evalBatch, device));
+      if (l !== undefined) total += await meanOverDp(l);
     }
     const evalLoss = total / Math.max(1, evalSteps);
     log(`epoch ${epoch}: perplexity: ${Math.exp(evalLoss)} eval_loss: ${evalLoss} (train loss ${lastLoss.toFixed(4)}, ${progress.elapsedSeconds.toFixed(1)} s)`);
   }
 
-  ddp.dispose();
   optimizer.optimizer.dispose();
-  model.dispose();
+  stages.dispose();
   await dist?.destroy();
 }
 
 main().catch((err) => {
-  const usage = err instanceof ArgsError;
+  const usage = err instanceof ArgsError || err instanceof PipelineConfigError;
   console.error(usage ? `train: ${err.message}` : err);
   process.exit(usage ? 2 : 1);
 });

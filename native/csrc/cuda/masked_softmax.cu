@@ -157,16 +157,17 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) maskedSoftmaxBackwardWarp
   }
 }
 
-// A block-wide reduction through shared memory (blockDim.x a multiple of 32, at most 1024).
+// A block-wide reduction through shared memory (blockDim.x a multiple of 32, at most 1024);
+// identity is op's neutral value (lanes past the last warp contribute it).
 template <typename C, typename Op>
-__device__ C blockReduce(C v, C* red, Op op) {
+__device__ C blockReduce(C v, C* red, Op op, C identity) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   __syncthreads();  // red may still be read by an earlier reduction
   if (lane == 0) red[warp] = v;
   __syncthreads();
-  v = lane < warps ? red[lane] : red[0];
+  v = lane < warps ? red[lane] : identity;
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
@@ -191,10 +192,10 @@ __global__ void __launch_bounds__(kLongRowThreads) maskedSoftmaxLongKernel(Maske
   auto score = [&](int64_t c) { return rm.masked(c) ? C(kMaskedScore) : toAcc<T, C>(x[c]) * scale; };
   C mx = -C(INFINITY);
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) mx = max(mx, score(c));
-  mx = blockReduce(mx, red, MaxOp{});
+  mx = blockReduce(mx, red, MaxOp{}, -C(INFINITY));
   C sum = 0;
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) sum += fastExp(score(c) - mx);
-  const C inv = C(1) / blockReduce(sum, red, SumOp{});
+  const C inv = C(1) / blockReduce(sum, red, SumOp{}, C(0));
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) y[c] = fromAcc<T, C>(fastExp(score(c) - mx) * inv);
 }
 
@@ -208,7 +209,7 @@ __global__ void __launch_bounds__(kLongRowThreads) maskedSoftmaxBackwardLongKern
   T* gx = static_cast<T*>(p.gx) + row * cols;
   C dot = 0;
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) dot += toAcc<T, C>(y[c]) * toAcc<T, C>(gy[c]);
-  dot = blockReduce(dot, red, SumOp{});
+  dot = blockReduce(dot, red, SumOp{}, C(0));
   const C scale = C(p.scale);
   const RowMask rm = rowMask(p.m, p.cols, row);
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)

@@ -570,7 +570,7 @@ void norm(const NormParams& p) {
     cudaStream_t s = stream();
     if constexpr (sizeof(T) == 2 && sizeof(W) <= 4) {  // (f64 weights would spill)
       const PipeShape shape = pipeShape(p.rows, p.cols, kPipeFwdPacks * V);
-      if (vec && shape.tpr > 0) {
+      if (vec && shape.tpr > 0 && pipelinedRows()) {
         auto kernel = normRowsPipeKernel<T, W>;
         const int threads = shape.tpr * shape.slots;
         const size_t smem = size_t(kFwdStages) * kPipeFwdPacks * threads * sizeof(Pack<T, V>);
@@ -611,7 +611,7 @@ void normBackward(const NormBackwardParams& p) {
       const bool vec = p.cols % V == 0 && aligned(a.gy, 16) && aligned(a.x, 16) && aligned(a.gx, 16) &&
                        aligned(a.w, V * sizeof(W)) && aligned(a.mean, 4) && aligned(a.rstd, 4);
       const PipeShape shape = pipeShape(p.rows, p.cols, kPipeBwdElems);
-      if (vec && shape.tpr > 0) {
+      if (vec && shape.tpr > 0 && pipelinedRows()) {
         auto kernel = normBackwardPipeKernel<T, W>;
         const int threads = shape.tpr * shape.slots;
         const size_t smem = size_t(kBwdStages) * threads * (2 * sizeof(Pack<T, V>) + 2 * sizeof(float));

@@ -2,6 +2,8 @@
 // row reductions, an online max/sum, and the launch shape for rows kept in registers.
 #pragma once
 #include <cstddef>
+#include <cstdlib>
+#include <string>
 #include <cstdint>
 #include <type_traits>
 
@@ -304,6 +306,16 @@ inline PipeShape pipeShape(int64_t rows, int64_t cols, int elems) {
   return {int(tpr), int(slots < 1 ? 1 : slots)};
 }
 
+// Whether the pipelined (cp.async) row kernels may run: TESSERA_ROW_PIPELINE=0 turns them off and
+// the register-row kernels run instead (for comparisons, or to rule them out).
+inline bool pipelinedRows() {
+  static const bool on = [] {
+    const char* v = std::getenv("TESSERA_ROW_PIPELINE");
+    return v == nullptr || std::string(v) != "0";
+  }();
+  return on;
+}
+
 // The most dynamic shared memory one block may use on the current device.
 inline size_t maxBlockSmem(int device) {
   thread_local int seenDevice = -1, bytes = 0;
@@ -316,7 +328,7 @@ inline size_t maxBlockSmem(int device) {
 
 // Blocks of `kernel` resident per multiprocessor with `threads` threads and `smem` bytes of dynamic
 // shared memory (0 when the block does not fit). The kernel is first allowed the device's most
-// dynamic shared memory (the same value from every caller). Remembered per thread for the last
+// dynamic shared memory beside its static shared memory (the same value from every caller). Remembered per thread for the last
 // (kernel, device, threads, smem) asked about, so repeated launches stay cheap on the host.
 template <typename K>
 int residentBlocks(K kernel, int threads, size_t smem) {
@@ -330,10 +342,14 @@ int residentBlocks(K kernel, int threads, size_t smem) {
   TS_CUDA_CHECK(cudaGetDevice(&device), "row kernel launch");
   const void* fn = reinterpret_cast<const void*>(kernel);
   if (seen.fn == fn && seen.device == device && seen.threads == threads && seen.smem == smem) return seen.blocks;
-  const size_t most = maxBlockSmem(device);
+  // Static and dynamic shared memory together may not pass the device's per-block limit.
+  cudaFuncAttributes attr;
+  TS_CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel), "row kernel launch (attributes)");
+  const size_t most = maxBlockSmem(device) - attr.sharedSizeBytes;
   if (smem > most) return 0;
-  TS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(most)),
-                "row kernel launch (shared memory)");
+  if (smem > 0)
+    TS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(most)),
+                  "row kernel launch (shared memory)");
   int blocks = 0;
   TS_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, smem), "row kernel launch");
   seen = {fn, device, threads, blocks, smem};

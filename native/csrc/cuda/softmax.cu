@@ -321,7 +321,7 @@ void softmax(const SoftmaxParams& p) {
     const bool vec = p.size % kVec<T> == 0 && aligned(x, 16) && aligned(y, 16);
     if constexpr (sizeof(T) == 2) {
       const PipeShape shape = pipeShape(p.outer, p.size, kPipePacks * kVec<T>);
-      if (vec && shape.tpr > 0) {
+      if (vec && shape.tpr > 0 && pipelinedRows()) {
         auto kernel = softmaxRowsPipeKernel<T>;
         const int threads = shape.tpr * shape.slots;
         const size_t smem = size_t(kPipeStages) * kPipePacks * threads * sizeof(Pack<T, kVec<T>>);

@@ -12,6 +12,8 @@ import { applyRotary, type RotaryAngles } from './rotary.ts';
 export interface AttentionInputs {
   /** true = masked, broadcastable to [b, heads, s, s]. */
   mask: Tensor | undefined;
+  /** The mask is the causal mask alone (no user mask): attention may use the fused causal kernels. */
+  causalOnly: boolean;
   rotary: RotaryAngles | undefined;
   /** ALiBi bias for this rank's heads, [1, heads, s, s]. */
   alibi: Tensor | undefined;
@@ -60,7 +62,7 @@ export class SelfAttention extends Module {
         q = applyRotary(q, inputs.rotary);
         k = applyRotary(k, inputs.rotary);
       }
-      const opts = { scale: 1 / Math.sqrt(d), softmaxInFp32: c.attentionSoftmaxInFp32, dropout: this.training ? c.attentionDropout : 0, tp };
+      const opts = { scale: 1 / Math.sqrt(d), softmaxInFp32: c.attentionSoftmaxInFp32, dropout: this.training ? c.attentionDropout : 0, tp, causalOnly: inputs.causalOnly };
       const extras = [inputs.mask, inputs.alibi].filter((t): t is Tensor => t !== undefined);
       const run = (qq: Tensor, kk: Tensor, vv: Tensor, ...rest: Tensor[]) => {
         const mask = inputs.mask ? rest.shift() : undefined;

@@ -1,7 +1,8 @@
 // Core attention ("core_attn", what selective recomputation recomputes): Q Kᵀ, then Megatron's
 // fused scale + mask + softmax (one kernel, fp32 inside, as Megatron's FusedScaleMaskSoftmax),
 // attention dropout, and the product with V. Key/value heads are repeated to serve their query
-// group. ALiBi biases, and masks that differ between heads, take the unfused path: with 16-bit
+// group. With the causal mask alone, no dropout and no bias, F.attention runs instead (the fused
+// FlashAttention kernels on CUDA in bf16). ALiBi biases, and masks that differ between heads, take the unfused path: with 16-bit
 // inputs and softmaxInFp32 its scale, mask and softmax run in fp32 and the probabilities return
 // to the input dtype.
 import { F, scope, type Tensor } from '@tessera/core';
@@ -14,6 +15,8 @@ export interface CoreAttentionOptions {
   /** Attention dropout probability (0 when not training). */
   dropout: number;
   tp: TensorParallel;
+  /** The mask is exactly the causal mask: without dropout or a bias, F.attention's fused kernels can run. */
+  causalOnly?: boolean;
 }
 
 /** [s, b, groups, d] -> [s, b, groups * repeats, d], each group's head repeated (repeat_interleave). */
@@ -52,6 +55,10 @@ export function coreAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | un
     const repeats = np / (k.shape[2] as number);
     const kk = repeatKv(k, repeats);
     const vv = repeatKv(v, repeats);
+    if (o.causalOnly && !bias && o.dropout === 0) {
+      // FlashAttention on CUDA in bf16 (no s x s scores in memory), else the same composed path.
+      return F.attention(q, kk, vv, { scale: o.scale, causal: true }).reshape(sq, b, np * d);
+    }
     // [b * np, sq, d] x [b * np, d, sk]: batch index = batch * np + head, as Megatron's view.
     const qb = q.permute(1, 2, 0, 3).reshape(b * np, sq, d);
     const kt = kk.permute(1, 2, 3, 0).reshape(b * np, d, sk);

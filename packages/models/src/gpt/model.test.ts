@@ -37,7 +37,7 @@ describe('GPT parameter names and shapes (Megatron-Core local spec)', () => {
       'decoder.final_layernorm.weight': [64],
       'decoder.final_layernorm.bias': [64],
     });
-    expect(m.embedding.word_embeddings.weight.meta).toEqual({ tensorParallel: true, partitionDim: 0, partitionStride: 1, sharedEmbedding: true });
+    expect(m.embedding?.word_embeddings.weight.meta).toEqual({ tensorParallel: true, partitionDim: 0, partitionStride: 1, sharedEmbedding: true });
     expect(Object.keys(m.stateDict())).not.toContain('output_layer.weight');
   });
 
@@ -55,8 +55,8 @@ describe('GPT parameter names and shapes (Megatron-Core local spec)', () => {
       'output_layer.weight': [128, 64],
     });
     expect(m.decoder.layers[0]?.mlp.linear_fc1.weight?.meta).toEqual({ tensorParallel: true, partitionDim: 0, partitionStride: 2 });
-    expect(m.decoder.final_layernorm.weight?.meta).toEqual({ sequenceParallel: true });
-    expect(m.output_layer.weight?.meta).toEqual({ tensorParallel: true, partitionDim: 0, partitionStride: 1 });
+    expect(m.decoder.final_layernorm?.weight?.meta).toEqual({ sequenceParallel: true });
+    expect(m.output_layer?.weight?.meta).toEqual({ tensorParallel: true, partitionDim: 0, partitionStride: 1 });
   });
 });
 
