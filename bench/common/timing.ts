@@ -50,3 +50,27 @@ export async function timeAsyncMs(device: DeviceLike, fn: () => Promise<unknown>
   }
   return median(times);
 }
+
+/**
+ * Median milliseconds per call of fn when `calls` calls are enqueued back to back between one pair
+ * of CUDA events (a training loop's steady state: the host enqueues while the device works).
+ */
+export function timeBackToBackMs(device: DeviceLike, fn: () => void, calls = 20, reps = 10): number {
+  for (let i = 0; i < 3; i++) scope(fn);
+  synchronize(device);
+  const start = new Event(device, { timing: true });
+  const end = new Event(device, { timing: true });
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    scope(() => {
+      start.record();
+      for (let i = 0; i < calls; i++) fn();
+      end.record();
+      end.synchronize();
+    });
+    times.push(start.elapsedMs(end) / calls);
+  }
+  start.dispose();
+  end.dispose();
+  return median(times);
+}

@@ -21,6 +21,23 @@ def timed_events(fn, warmup=3, reps=20):
     return statistics.median(times)
 
 
+def timed_back_to_back(fn, calls=20, reps=10):
+    """Milliseconds per call with `calls` calls enqueued between one pair of events (median of reps)."""
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(calls):
+            fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / calls)
+    return statistics.median(times)
+
+
 def timed_wall(fn, warmup=3, reps=10):
     for _ in range(warmup):
         fn()

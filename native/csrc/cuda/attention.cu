@@ -1,6 +1,8 @@
 // The runtime's entry to the fused attention kernels (cuda/flash_attention.cu): converts the
 // binding's parameters, checks what the kernels support (the reason becomes the error message),
 // and enqueues on the current stream.
+#include <cstdlib>
+
 #include "core/kernels.h"
 #include "cuda/common.cuh"
 #include "cuda/flash_attention.cuh"
@@ -18,6 +20,14 @@ flash::FlashStrides strides(const int64_t (&s)[3]) {
 
 const __nv_bfloat16* bf16In(const void* p) { return static_cast<const __nv_bfloat16*>(p); }
 __nv_bfloat16* bf16Out(void* p) { return static_cast<__nv_bfloat16*>(p); }
+
+// Tile variants (flash_attention.cu): measured on the H200 (bench/results/flash-attention-h200.txt),
+// forward variant 2 is fastest at d = 64 and variant 1 at d = 128; the backward's variant 0 is.
+// TESSERA_FLASH_FWD_VARIANT / TESSERA_FLASH_BWD_VARIANT override them (for measurements).
+int variantFromEnv(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
 
 void finish(cudaError_t e, const char* op) {
   TS_CHECK(e == cudaSuccess, op, ": ", cudaGetErrorString(e));
@@ -44,6 +54,8 @@ void attention(const AttentionParams& p) {
   f.headDim = int(p.headDim);
   f.scale = float(p.scale);
   f.causal = p.causal;
+  static const int fwdVariant = variantFromEnv("TESSERA_FLASH_FWD_VARIANT", -1);
+  f.variant = fwdVariant >= 0 ? fwdVariant : (f.headDim == 64 ? 2 : 1);
   const char* why = flash::flashAttentionCheck(f);
   TS_CHECK(why == nullptr, "attention: ", why ? why : "");
   finish(flash::flashAttentionForward(f, stream()), "attention");
@@ -77,6 +89,8 @@ void attentionBackward(const AttentionBackwardParams& p) {
   f.scale = float(a.scale);
   f.causal = a.causal;
   f.workspace = p.workspace;
+  static const int bwdVariant = variantFromEnv("TESSERA_FLASH_BWD_VARIANT", 0);
+  f.variant = bwdVariant;
   const char* why = flash::flashAttentionCheckBackward(f);
   TS_CHECK(why == nullptr, "attention backward: ", why ? why : "");
   finish(flash::flashAttentionBackward(f, stream()), "attention backward");

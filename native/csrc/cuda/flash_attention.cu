@@ -638,6 +638,304 @@ __global__ void __launch_bounds__(256) flashBwdKernel(const BwdArgs a) {
   }
 }
 
+// ---- backward, variant 2 ----------------------------------------------------------------------
+// Same algorithm and data flow as flashBwdKernel, reshaped for occupancy: one CTA owns only
+// Bc = 16 * NW keys (NW warps, NW = 4 -> 64 keys, 128 threads), so a d=64 CTA needs ~65 KB of shared
+// memory and at most 255 registers x 128 threads: two CTAs are resident per SM (vs one 256-thread
+// CTA for variant 0, whose 216 registers x 256 threads leave no room for a second). Each CTA's two
+// __syncthreads per query tile, its dQ phase and its global loads then overlap with the other
+// CTA's tensor-core work instead of idling the SM. The grid has twice as many CTAs, which also
+// evens out the causal triangle (heaviest key blocks, blockIdx.y = 0, are dispatched first).
+// With KVREG the warp's K and V A-fragments (16 keys x D) are loaded from shared memory once and
+// kept in registers across all query tiles (for S^T = K Q^T and dP^T = V dO^T), removing 1/6 of
+// the per-tile ldmatrix traffic. Other differences: L is pre-scaled by log2(e) once per thread and
+// tile, and the mask test runs only on tiles that touch the diagonal or a ragged edge.
+template <int D, int Br, int NW>
+struct BwdCfg2 {
+  static constexpr int kThreads = NW * 32, Bc = NW * 16;
+  static constexpr int LD = D + 8, LDS = Br + 8;
+  static constexpr size_t kSmem =
+      size_t(2 * Bc * LD + 4 * Br * LD + Bc * LDS) * sizeof(bf16) + size_t(4 * Br) * sizeof(float);
+};
+
+template <int D, int Br, int NW, bool KVREG>
+__global__ void __launch_bounds__(NW * 32, 8 / NW) flashBwdKernel2(const BwdArgs a) {
+  using Cfg = BwdCfg2<D, Br, NW>;
+  constexpr int NT = Cfg::kThreads, Bc = Cfg::Bc, LD = Cfg::LD, LDS = Cfg::LDS;
+  constexpr int WM = Br / 16 < NW ? Br / 16 : NW;  // dQ split: WM x WN warps, CW columns each
+  constexpr int WN = NW / WM, CW = D / WN;
+  constexpr int MR = Br / 16 / WM;                  // 16-row m-tiles of dQ per warp
+  static_assert(WM * WN == NW && MR * WM * 16 == Br && CW % 16 == 0, "dQ warp split");
+  extern __shared__ __align__(16) unsigned char smemRaw[];
+  bf16* sK = reinterpret_cast<bf16*>(smemRaw);
+  bf16* sV = sK + Bc * LD;
+  bf16* sQ = sV + Bc * LD;        // two buffers of Br x LD
+  bf16* sdO = sQ + 2 * Br * LD;   // two buffers of Br x LD
+  bf16* sdS = sdO + 2 * Br * LD;  // Bc x LDS, dS^T (keys x queries)
+  float* sL = reinterpret_cast<float*>(sdS + Bc * LDS);  // two buffers of Br
+  float* sD = sL + 2 * Br;                               // two buffers of Br
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.x;
+  const int bi = bh / a.heads, hi = bh % a.heads;
+  const int kb = blockIdx.y * Bc;
+  const int sq = a.seqQ, sk = a.seqK;
+  const int offset = sk - sq;
+
+  const bf16* qg = a.q + bi * a.qs.batch + hi * a.qs.head;
+  const bf16* dog = a.dO + bi * a.dos.batch + hi * a.dos.head;
+  const float* lg = a.lse + int64_t(bh) * sq;
+  const float* dg = a.dRow + int64_t(bh) * sq;
+  float* dqg = a.dqAcc + int64_t(bh) * sq * D;
+
+  const int nQ = (sq + Br - 1) / Br;
+  const int qBegin = a.causal ? max(0, kb - offset) / Br : 0;
+
+  loadTile<D, Bc, NT>(sK, a.k + bi * a.ks.batch + hi * a.ks.head + int64_t(kb) * a.ks.seq, a.ks.seq, sk - kb, tid);
+  loadTile<D, Bc, NT>(sV, a.v + bi * a.vs.batch + hi * a.vs.head + int64_t(kb) * a.vs.seq, a.vs.seq, sk - kb, tid);
+  if (qBegin < nQ) {
+    const int q0 = qBegin * Br;
+    loadTile<D, Br, NT>(sQ, qg + int64_t(q0) * a.qs.seq, a.qs.seq, sq - q0, tid);
+    loadTile<D, Br, NT>(sdO, dog + int64_t(q0) * a.dos.seq, a.dos.seq, sq - q0, tid);
+    loadRowVec<Br, NT>(sL, lg + q0, sq - q0, tid);
+    loadRowVec<Br, NT>(sD, dg + q0, sq - q0, tid);
+  }
+  cpAsyncCommit();
+
+  const int p1row = (lane & 7) + ((lane >> 3) & 1) * 8, p1col = (lane >> 4) * 8;
+  const int p2row = (lane & 7) + (lane >> 4) * 8, p2col = ((lane >> 3) & 1) * 8;
+  const int kw0 = kb + warp * 16;  // this warp's first key
+  const uint32_t sKa = smemAddr(sK), sVa = smemAddr(sV), sdSa = smemAddr(sdS);
+
+  float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) dk[n][i] = dv[n][i] = 0.0f;
+
+  // K_w and V_w as A fragments, loaded once (only filled and used with KVREG).
+  uint32_t kFrag[KVREG ? D / 16 : 1][4], vFrag[KVREG ? D / 16 : 1][4];
+  if (KVREG) {
+    cpAsyncWaitAll();
+    __syncthreads();  // K, V (and the first query tile) landed
+#pragma unroll
+    for (int kk = 0; kk < (KVREG ? D / 16 : 0); ++kk) {
+      ldsm4(kFrag[kk], sKa + 2 * ((warp * 16 + p1row) * LD + kk * 16 + p1col));
+      ldsm4(vFrag[kk], sVa + 2 * ((warp * 16 + p1row) * LD + kk * 16 + p1col));
+    }
+  }
+
+  for (int qb = qBegin; qb < nQ; ++qb) {
+    const int buf = (qb - qBegin) & 1;
+    const int q0 = qb * Br;
+    cpAsyncWaitAll();
+    __syncthreads();  // tile qb visible; everyone is past the previous dQ step
+    if (qb + 1 < nQ) {
+      const int q1 = q0 + Br;
+      loadTile<D, Br, NT>(sQ + (buf ^ 1) * Br * LD, qg + int64_t(q1) * a.qs.seq, a.qs.seq, sq - q1, tid);
+      loadTile<D, Br, NT>(sdO + (buf ^ 1) * Br * LD, dog + int64_t(q1) * a.dos.seq, a.dos.seq, sq - q1, tid);
+      loadRowVec<Br, NT>(sL + (buf ^ 1) * Br, lg + q1, sq - q1, tid);
+      loadRowVec<Br, NT>(sD + (buf ^ 1) * Br, dg + q1, sq - q1, tid);
+      cpAsyncCommit();
+    }
+    const uint32_t sQa = smemAddr(sQ + buf * Br * LD), sdOa = smemAddr(sdO + buf * Br * LD);
+    const float* sLb = sL + buf * Br;
+    const float* sDb = sD + buf * Br;
+
+    const bool skip = kw0 >= sk || (a.causal && kw0 > q0 + Br - 1 + offset);
+    if (!skip) {
+      // S^T = K_w Q^T (16 keys x Br queries)
+      float st[Br / 8][4];
+#pragma unroll
+      for (int nt = 0; nt < Br / 8; ++nt)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) st[nt][i] = 0.0f;
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        uint32_t ka[4];
+        if (KVREG) {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) ka[i] = kFrag[KVREG ? kk : 0][i];
+        } else {
+          ldsm4(ka, sKa + 2 * ((warp * 16 + p1row) * LD + kk * 16 + p1col));
+        }
+#pragma unroll
+        for (int np = 0; np < Br / 16; ++np) {
+          uint32_t qbf[4];
+          ldsm4(qbf, sQa + 2 * ((np * 16 + p2row) * LD + kk * 16 + p2col));
+          mma16816(st[2 * np], ka, qbf[0], qbf[1]);
+          mma16816(st[2 * np + 1], ka, qbf[2], qbf[3]);
+        }
+      }
+      // P^T = exp2(S^T * scale*log2e - L*log2e), zero where masked.
+      const bool needMask = kw0 + 16 > sk || q0 + Br > sq || (a.causal && kw0 + 15 > q0 + offset);
+#pragma unroll
+      for (int nt = 0; nt < Br / 8; ++nt)
+#pragma unroll
+        for (int c = 0; c < 2; ++c) {
+          const int qc = nt * 8 + 2 * t + c;
+          const float lsc = sLb[qc] * kLog2e;
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            const int i = 2 * r + c;
+            float p = fastExp2(fmaf(st[nt][i], a.scaleLog2, -lsc));
+            if (needMask) {
+              const int qq = q0 + qc;
+              const int key = kw0 + g + r * 8;
+              const bool ok = qq < sq && key < sk && (!a.causal || key <= qq + offset);
+              p = ok ? p : 0.0f;
+            }
+            st[nt][i] = p;
+          }
+        }
+      // dV += P^T dO
+#pragma unroll
+      for (int j = 0; j < Br / 16; ++j) {
+        uint32_t pa[4];
+        accToA(pa, st[2 * j], st[2 * j + 1]);
+#pragma unroll
+        for (int dp = 0; dp < D / 16; ++dp) {
+          uint32_t b[4];
+          ldsm4t(b, sdOa + 2 * ((j * 16 + p1row) * LD + dp * 16 + p1col));
+          mma16816(dv[2 * dp], pa, b[0], b[1]);
+          mma16816(dv[2 * dp + 1], pa, b[2], b[3]);
+        }
+      }
+      // dP^T = V_w dO^T
+      float dpt[Br / 8][4];
+#pragma unroll
+      for (int nt = 0; nt < Br / 8; ++nt)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) dpt[nt][i] = 0.0f;
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        uint32_t va[4];
+        if (KVREG) {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) va[i] = vFrag[KVREG ? kk : 0][i];
+        } else {
+          ldsm4(va, sVa + 2 * ((warp * 16 + p1row) * LD + kk * 16 + p1col));
+        }
+#pragma unroll
+        for (int np = 0; np < Br / 16; ++np) {
+          uint32_t b[4];
+          ldsm4(b, sdOa + 2 * ((np * 16 + p2row) * LD + kk * 16 + p2col));
+          mma16816(dpt[2 * np], va, b[0], b[1]);
+          mma16816(dpt[2 * np + 1], va, b[2], b[3]);
+        }
+      }
+      // dS^T = P^T (dP^T - D)
+#pragma unroll
+      for (int nt = 0; nt < Br / 8; ++nt)
+#pragma unroll
+        for (int c = 0; c < 2; ++c) {
+          const float dr = sDb[nt * 8 + 2 * t + c];
+          dpt[nt][c] = st[nt][c] * (dpt[nt][c] - dr);
+          dpt[nt][c + 2] = st[nt][c + 2] * (dpt[nt][c + 2] - dr);
+        }
+      // dK += dS^T Q, and dS^T -> shared memory (bf16, the same rounding as the A operand).
+#pragma unroll
+      for (int j = 0; j < Br / 16; ++j) {
+        uint32_t da[4];
+        accToA(da, dpt[2 * j], dpt[2 * j + 1]);
+        uint32_t* r0 = reinterpret_cast<uint32_t*>(sdS + (warp * 16 + g) * LDS + j * 16 + 2 * t);
+        uint32_t* r1 = reinterpret_cast<uint32_t*>(sdS + (warp * 16 + g + 8) * LDS + j * 16 + 2 * t);
+        r0[0] = da[0];
+        r1[0] = da[1];
+        r0[4] = da[2];  // + 8 columns
+        r1[4] = da[3];
+#pragma unroll
+        for (int dp = 0; dp < D / 16; ++dp) {
+          uint32_t b[4];
+          ldsm4t(b, sQa + 2 * ((j * 16 + p1row) * LD + dp * 16 + p1col));
+          mma16816(dk[2 * dp], da, b[0], b[1]);
+          mma16816(dk[2 * dp + 1], da, b[2], b[3]);
+        }
+      }
+    } else {
+      // No visible (query, key) pair for this warp: its dS^T rows are zero.
+#pragma unroll
+      for (int j = 0; j < Br / 16; ++j) {
+        uint32_t* r0 = reinterpret_cast<uint32_t*>(sdS + (warp * 16 + g) * LDS + j * 16 + 2 * t);
+        uint32_t* r1 = reinterpret_cast<uint32_t*>(sdS + (warp * 16 + g + 8) * LDS + j * 16 + 2 * t);
+        r0[0] = 0u;
+        r1[0] = 0u;
+        r0[4] = 0u;
+        r1[4] = 0u;
+      }
+    }
+    __syncthreads();  // dS^T complete
+
+    // dQ_tile += dS K: warp (wm, wn) owns query rows 16*(wm + WM*mr) (mr < MR) and columns wn*CW..
+    {
+      const int wm = warp % WM, wn = warp / WM;
+#pragma unroll
+      for (int mr = 0; mr < MR; ++mr) {
+        const int m16 = wm + WM * mr;  // 16-row m-tile index within the query tile
+        const int rq0 = q0 + m16 * 16;
+        int keyLimit = sk;
+        if (a.causal) keyLimit = min(keyLimit, rq0 + 16 + offset);
+        const int kcEnd = min(Bc / 16, (keyLimit - kb + 15) / 16);  // may be <= 0
+        if (rq0 < sq && kcEnd > 0) {
+          float acc[CW / 8][4];
+#pragma unroll
+          for (int n = 0; n < CW / 8; ++n)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[n][i] = 0.0f;
+#pragma unroll
+          for (int kc = 0; kc < Bc / 16; ++kc) {
+            if (kc < kcEnd) {
+              uint32_t da[4];
+              ldsm4t(da, sdSa + 2 * ((kc * 16 + p2row) * LDS + m16 * 16 + p2col));
+#pragma unroll
+              for (int dp = 0; dp < CW / 16; ++dp) {
+                uint32_t b[4];
+                ldsm4t(b, sKa + 2 * ((kc * 16 + p1row) * LD + wn * CW + dp * 16 + p1col));
+                mma16816(acc[2 * dp], da, b[0], b[1]);
+                mma16816(acc[2 * dp + 1], da, b[2], b[3]);
+              }
+            }
+          }
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            const int row = rq0 + g + r * 8;
+            if (row < sq) {
+              float* dst = dqg + int64_t(row) * D + wn * CW + 2 * t;
+#pragma unroll
+              for (int n = 0; n < CW / 8; ++n) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+                atomicAdd(reinterpret_cast<float2*>(dst + n * 8), make_float2(acc[n][2 * r], acc[n][2 * r + 1]));
+#else
+                atomicAdd(dst + n * 8, acc[n][2 * r]);
+                atomicAdd(dst + n * 8 + 1, acc[n][2 * r + 1]);
+#endif
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // dK = scale * dS^T Q, dV = P^T dO.
+  bf16* dkg = a.dk + bi * a.dks.batch + hi * a.dks.head;
+  bf16* dvg = a.dv + bi * a.dvs.batch + hi * a.dvs.head;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int key = kw0 + g + r * 8;
+    if (key < sk) {
+      bf16* kr = dkg + int64_t(key) * a.dks.seq + 2 * t;
+      bf16* vr = dvg + int64_t(key) * a.dvs.seq + 2 * t;
+#pragma unroll
+      for (int n = 0; n < D / 8; ++n) {
+        *reinterpret_cast<uint32_t*>(kr + n * 8) = packBf16(dk[n][2 * r] * a.scale, dk[n][2 * r + 1] * a.scale);
+        *reinterpret_cast<uint32_t*>(vr + n * 8) = packBf16(dv[n][2 * r], dv[n][2 * r + 1]);
+      }
+    }
+  }
+}
+
 // ---- host side ----------------------------------------------------------------------------------
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 bool strides8(const FlashStrides& s) { return s.batch % 8 == 0 && s.seq % 8 == 0 && s.head % 8 == 0; }
@@ -699,6 +997,54 @@ cudaError_t launchBwd(const FlashBwdParams& p, cudaStream_t stream) {
   a.scaleLog2 = p.scale * kLog2e;
   a.causal = p.causal;
   auto kernel = flashBwdKernel<D, Br>;
+  e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(Cfg::kSmem));
+  if (e != cudaSuccess) return e;
+  const dim3 grid(unsigned(p.batch * p.heads), unsigned((p.seqK + Cfg::Bc - 1) / Cfg::Bc));
+  kernel<<<grid, Cfg::kThreads, Cfg::kSmem, stream>>>(a);
+  e = cudaGetLastError();
+  if (e != cudaSuccess) return e;
+
+  flashBwdDqKernel<D><<<rowBlocks, 256, 0, stream>>>(dqAcc, p.dq, p.dqStride, p.heads, p.seqQ, rows, p.scale);
+  return cudaGetLastError();
+}
+
+// Variant 2/3 backward: the same three kernels as launchBwd, with flashBwdKernel2 in the middle.
+template <int D, int Br, int NW, bool KVREG>
+cudaError_t launchBwd2(const FlashBwdParams& p, cudaStream_t stream) {
+  using Cfg = BwdCfg2<D, Br, NW>;
+  const int64_t rows = int64_t(p.batch) * p.heads * p.seqQ;
+  float* dqAcc = static_cast<float*>(p.workspace);
+  float* dRow = reinterpret_cast<float*>(static_cast<char*>(p.workspace) + roundUp256(size_t(rows) * D * sizeof(float)));
+  constexpr int kRowsPerBlock = 256 / (D / 8);
+  const unsigned rowBlocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+
+  flashBwdPreKernel<D><<<rowBlocks, 256, 0, stream>>>(p.o, p.oStride, p.dO, p.dOStride, dRow, dqAcc, p.heads, p.seqQ, rows);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return e;
+
+  BwdArgs a;
+  a.q = p.q;
+  a.k = p.k;
+  a.v = p.v;
+  a.dO = p.dO;
+  a.lse = p.lse;
+  a.dRow = dRow;
+  a.dqAcc = dqAcc;
+  a.dk = p.dk;
+  a.dv = p.dv;
+  a.qs = p.qStride;
+  a.ks = p.kStride;
+  a.vs = p.vStride;
+  a.dos = p.dOStride;
+  a.dks = p.dkStride;
+  a.dvs = p.dvStride;
+  a.heads = p.heads;
+  a.seqQ = p.seqQ;
+  a.seqK = p.seqK;
+  a.scale = p.scale;
+  a.scaleLog2 = p.scale * kLog2e;
+  a.causal = p.causal;
+  auto kernel = flashBwdKernel2<D, Br, NW, KVREG>;
   e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(Cfg::kSmem));
   if (e != cudaSuccess) return e;
   const dim3 grid(unsigned(p.batch * p.heads), unsigned((p.seqK + Cfg::Bc - 1) / Cfg::Bc));
@@ -776,6 +1122,13 @@ cudaError_t flashAttentionForward(const FlashParams& p, cudaStream_t stream) {
 
 cudaError_t flashAttentionBackward(const FlashBwdParams& p, cudaStream_t stream) {
   if (flashAttentionCheckBackward(p)) return cudaErrorInvalidValue;
+  // Variant 2: flashBwdKernel2 with 64-key CTAs (4 warps, two CTAs per SM); d=64 keeps K/V
+  // fragments in registers, d=128 uses 32-row query tiles (shared memory for two CTAs per SM).
+  // Variant 3: flashBwdKernel2 with variant 0's shape (128 keys, 8 warps, 64-row query tiles).
+  if (p.variant == 2)
+    return p.headDim == 64 ? launchBwd2<64, 64, 4, true>(p, stream) : launchBwd2<128, 32, 4, false>(p, stream);
+  if (p.variant == 3)
+    return p.headDim == 64 ? launchBwd2<64, 64, 8, true>(p, stream) : launchBwd2<128, 64, 8, false>(p, stream);
   // Query tile Br (the key tile is 128 = 8 warps x 16 keys); variant 0 is the default.
   if (p.headDim == 64) return p.variant == 1 ? launchBwd<64, 32>(p, stream) : launchBwd<64, 64>(p, stream);
   return p.variant == 1 ? launchBwd<128, 32>(p, stream) : launchBwd<128, 64>(p, stream);

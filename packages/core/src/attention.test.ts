@@ -40,7 +40,9 @@ describe('F.attention (composed path)', () => {
         const xs = inputs(sq, sk, 2, 3, 4, 'f32');
         const got = outputAndGrads((q, k, v) => F.attention(q, k, v, { scale: 0.3, causal }), xs);
         const want = outputAndGrads((q, k, v) => reference(q, k, v, 0.3, causal), xs);
-        got.forEach((g, i) => expect(relativeError(g, want[i] as number[])).toBeLessThan(1e-6));
+        got.forEach((g, i) => {
+          expect(relativeError(g, want[i] as number[])).toBeLessThan(1e-6);
+        });
       });
     });
   }
