@@ -82,6 +82,8 @@ describe('row kernels: CUDA matches CPU', { skip: !hasCuda }, () => {
       // outer, size, inner, offset
       [37, 5, 1, 0], [64, 1000, 1, 0], [3, 5000, 1, 0], [2, 300_000, 1, 0], [1, 4097, 1, 1],
       [3, 17, 45, 0], [1, 20_000, 3, 0], [5, 2, 1000, 1],
+      // column sums read as 16-byte packs (bias gradients): a ragged last block, few rows, many splits
+      [2, 3000, 520, 0], [1, 777, 64, 0], [3, 40, 4096, 0], [1, 16_384, 256, 0],
     ];
     for (const dtype of FLOATS) {
       for (const [outer, size, inner, offset] of shapes) {

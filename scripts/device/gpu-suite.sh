@@ -37,6 +37,16 @@ harness_build=$!
 step setup 240 bash scripts/device/setup.sh --arch=90a
 wait $harness_build
 step flash-harness 90 "$results/flash_harness"
+# The fastest backward tile variant at GPT-2 shapes (b 16, 20 heads, d 64) when every variant passed:
+# later steps run with it, so the GPU tests check the variant the benchmarks use.
+if grep -q "ALL PASSED" "$results/flash-harness.log" 2>/dev/null; then
+  best=$(grep "BENCH b=16 h=20 s=1024 d=64 *causal" "$results/flash-harness.log" |
+    sed -E 's/.*var=([0-9]+) .*bwd +([0-9.]+) ms.*/\2 \1/' | sort -n | head -1 | cut -d' ' -f2)
+  if [ -n "$best" ]; then
+    export TESSERA_FLASH_BWD_VARIANT=$best
+    echo "TESSERA_FLASH_BWD_VARIANT=$best from here on (fastest passing backward at d 64)" | tee -a "$results/summary.txt"
+  fi
+fi
 step native-rows-index 120 bash -c 'cd native && node --test --test-concurrency=1 test/rows.gpu.test.ts test/index.gpu.test.ts'
 step native-rows 90 bash -c 'cd native && node --test test/rows.gpu.test.ts'
 # If the pipelined row kernels fail their parity tests, the rest runs without them (and says so).
@@ -48,6 +58,10 @@ step core-gpu 90 bash -c 'cd packages/core && node --conditions=@tessera/source 
 step models-hf-gpu 60 bash -c 'cd packages/models && node --conditions=@tessera/source --test test/hf-parity.gpu.test.ts'
 step bench-rows 45 env OUT="$results" node bench/kernels/rows.bench.ts
 step bench-gpt 300 env OUT="$results" node --conditions=@tessera/source bench/gpt/train-step.bench.ts --sizes "${GPT_SIZES:-gpt2,gpt2-medium,gpt2-large}" --breakdown
+# Where a step's time goes: per-part timings, then (when Nsight Systems is installed) a kernel summary.
+step profile-gpt 200 bash -c 'node --conditions=@tessera/source bench/gpt/layer-profile.bench.ts --size "${PROFILE_SIZE:-gpt2-large}" &&
+  nsys_bin=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1);
+  if [ -n "$nsys_bin" ]; then "$nsys_bin" profile -t cuda --stats=true -f true -o "$RESULTS_DIR/gpt-nsys" node --conditions=@tessera/source bench/gpt/train-step.bench.ts --sizes gpt2 --steps 3 --no-torch > "$RESULTS_DIR/nsys-stats.txt" 2>&1; echo "nsys exit $?"; else echo "no nsys on this machine"; fi'
 step bench-core 60 env OUT="$results" node --conditions=@tessera/source bench/core.bench.ts
 step optimizer-gpu 60 bash -c 'cd packages/optimizer && node --conditions=@tessera/source --test src/optim.gpu.test.ts'
 step collectives-nccl 60 bash -c 'cd packages/collectives && node --conditions=@tessera/source --test src/nccl.gpu.test.ts'

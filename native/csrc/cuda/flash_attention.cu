@@ -658,8 +658,8 @@ struct BwdCfg2 {
       size_t(2 * Bc * LD + 4 * Br * LD + Bc * LDS) * sizeof(bf16) + size_t(4 * Br) * sizeof(float);
 };
 
-template <int D, int Br, int NW, bool KVREG>
-__global__ void __launch_bounds__(NW * 32, 8 / NW) flashBwdKernel2(const BwdArgs a) {
+template <int D, int Br, int NW, bool KVREG, int MINB>
+__global__ void __launch_bounds__(NW * 32, MINB) flashBwdKernel2(const BwdArgs a) {
   using Cfg = BwdCfg2<D, Br, NW>;
   constexpr int NT = Cfg::kThreads, Bc = Cfg::Bc, LD = Cfg::LD, LDS = Cfg::LDS;
   constexpr int WM = Br / 16 < NW ? Br / 16 : NW;  // dQ split: WM x WN warps, CW columns each
@@ -897,20 +897,27 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW) flashBwdKernel2(const BwdArgs
               }
             }
           }
+          // Lanes t and t^1 swap half of their C fragment so that each lane holds 4 consecutive
+          // columns of one row: even t -> row g, columns 2t..2t+3; odd t -> row g+8, columns
+          // 2t-2..2t+1. One 16-byte atomic per lane and n-tile instead of two 8-byte ones.
+          const bool odd = (t & 1) != 0;
+          const int row = rq0 + g + (odd ? 8 : 0);
+          float* dst = dqg + int64_t(row) * D + wn * CW + 2 * (t & 2);
 #pragma unroll
-          for (int r = 0; r < 2; ++r) {
-            const int row = rq0 + g + r * 8;
+          for (int n = 0; n < CW / 8; ++n) {
+            const float s0 = odd ? acc[n][0] : acc[n][2], s1 = odd ? acc[n][1] : acc[n][3];
+            const float r0 = __shfl_xor_sync(0xffffffffu, s0, 1), r1 = __shfl_xor_sync(0xffffffffu, s1, 1);
+            const float v0 = odd ? r0 : acc[n][0], v1 = odd ? r1 : acc[n][1];
+            const float v2 = odd ? acc[n][2] : r0, v3 = odd ? acc[n][3] : r1;
             if (row < sq) {
-              float* dst = dqg + int64_t(row) * D + wn * CW + 2 * t;
-#pragma unroll
-              for (int n = 0; n < CW / 8; ++n) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-                atomicAdd(reinterpret_cast<float2*>(dst + n * 8), make_float2(acc[n][2 * r], acc[n][2 * r + 1]));
+              atomicAdd(reinterpret_cast<float4*>(dst + n * 8), make_float4(v0, v1, v2, v3));
 #else
-                atomicAdd(dst + n * 8, acc[n][2 * r]);
-                atomicAdd(dst + n * 8 + 1, acc[n][2 * r + 1]);
+              atomicAdd(dst + n * 8, v0);
+              atomicAdd(dst + n * 8 + 1, v1);
+              atomicAdd(dst + n * 8 + 2, v2);
+              atomicAdd(dst + n * 8 + 3, v3);
 #endif
-              }
             }
           }
         }
@@ -1009,7 +1016,7 @@ cudaError_t launchBwd(const FlashBwdParams& p, cudaStream_t stream) {
 }
 
 // Variant 2/3 backward: the same three kernels as launchBwd, with flashBwdKernel2 in the middle.
-template <int D, int Br, int NW, bool KVREG>
+template <int D, int Br, int NW, bool KVREG, int MINB>
 cudaError_t launchBwd2(const FlashBwdParams& p, cudaStream_t stream) {
   using Cfg = BwdCfg2<D, Br, NW>;
   const int64_t rows = int64_t(p.batch) * p.heads * p.seqQ;
@@ -1044,7 +1051,7 @@ cudaError_t launchBwd2(const FlashBwdParams& p, cudaStream_t stream) {
   a.scale = p.scale;
   a.scaleLog2 = p.scale * kLog2e;
   a.causal = p.causal;
-  auto kernel = flashBwdKernel2<D, Br, NW, KVREG>;
+  auto kernel = flashBwdKernel2<D, Br, NW, KVREG, MINB>;
   e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(Cfg::kSmem));
   if (e != cudaSuccess) return e;
   const dim3 grid(unsigned(p.batch * p.heads), unsigned((p.seqK + Cfg::Bc - 1) / Cfg::Bc));
@@ -1125,10 +1132,13 @@ cudaError_t flashAttentionBackward(const FlashBwdParams& p, cudaStream_t stream)
   // Variant 2: flashBwdKernel2 with 64-key CTAs (4 warps, two CTAs per SM); d=64 keeps K/V
   // fragments in registers, d=128 uses 32-row query tiles (shared memory for two CTAs per SM).
   // Variant 3: flashBwdKernel2 with variant 0's shape (128 keys, 8 warps, 64-row query tiles).
-  if (p.variant == 2)
-    return p.headDim == 64 ? launchBwd2<64, 64, 4, true>(p, stream) : launchBwd2<128, 32, 4, false>(p, stream);
+  // Variant 4 (d=64): 64-key CTAs with 32-row query tiles, capped at 168 registers so that three
+  // CTAs fit per SM; d=128 falls back to variant 2.
+  if (p.variant == 2 || (p.variant == 4 && p.headDim == 128))
+    return p.headDim == 64 ? launchBwd2<64, 64, 4, true, 2>(p, stream) : launchBwd2<128, 32, 4, false, 2>(p, stream);
   if (p.variant == 3)
-    return p.headDim == 64 ? launchBwd2<64, 64, 8, true>(p, stream) : launchBwd2<128, 64, 8, false>(p, stream);
+    return p.headDim == 64 ? launchBwd2<64, 64, 8, true, 1>(p, stream) : launchBwd2<128, 64, 8, false, 1>(p, stream);
+  if (p.variant == 4) return launchBwd2<64, 32, 4, true, 3>(p, stream);
   // Query tile Br (the key tile is 128 = 8 warps x 16 keys); variant 0 is the default.
   if (p.headDim == 64) return p.variant == 1 ? launchBwd<64, 32>(p, stream) : launchBwd<64, 64>(p, stream);
   return p.variant == 1 ? launchBwd<128, 32>(p, stream) : launchBwd<128, 64>(p, stream);

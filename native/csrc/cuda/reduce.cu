@@ -4,7 +4,8 @@
 //     when there are too few rows to fill the GPU each row is split over several blocks whose
 //     partial results a second kernel combines. 16-byte loads after a scalar head up to alignment.
 //   inner > 1: threadIdx.x walks adjacent columns (coalesced), threadIdx.y splits the size axis;
-//     the y partials combine in shared memory in a fixed order.
+//     the y partials combine in shared memory in a fixed order. Sums of 16-bit/f32 columns with
+//     aligned rows read 16-byte packs of adjacent columns instead (bias gradients).
 #include <algorithm>
 #include <cmath>
 
@@ -191,6 +192,55 @@ __global__ void __launch_bounds__(256) reduceColumnsKernel(const T* __restrict__
   }
 }
 
+// inner > 1, sums of 16-bit or f32 columns whose row starts are 16-byte aligned (bias gradients:
+// the column sums of [rows, features]): each thread adds one 16-byte pack of V adjacent columns down
+// its rows, four rows in flight, so a warp reads 512 contiguous bytes per row. Block = (32 packs,
+// 8 row lanes); the lanes combine in a fixed order.
+constexpr int kColLanes = 8;
+
+template <int Op, typename T, int V>
+__global__ void __launch_bounds__(32 * kColLanes) reduceColumnsVecKernel(const T* __restrict__ x, int64_t inner,
+                                                                          int64_t colBlocks, int64_t segLen, Output o) {
+  using C = AccT<T>;
+  __shared__ C vals[kColLanes][32 * V];
+  const int64_t blk = blockIdx.x / o.splits;
+  const int split = int(blockIdx.x % o.splits);
+  const int64_t outerIdx = blk / colBlocks, col0 = ((blk % colBlocks) * 32 + threadIdx.x) * V;
+  const int64_t begin = split * segLen, end = min(o.size, begin + segLen);
+  C acc[V];
+#pragma unroll
+  for (int i = 0; i < V; ++i) acc[i] = C(0);
+  if (col0 < inner) {
+    const T* base = x + outerIdx * o.size * inner + col0;
+    int64_t j = begin + threadIdx.y;
+    for (; j + 3 * kColLanes < end; j += 4 * kColLanes) {
+      C a[V], b[V], c[V], d[V];
+      loadPack<V>(base + j * inner, a);
+      loadPack<V>(base + (j + kColLanes) * inner, b);
+      loadPack<V>(base + (j + 2 * kColLanes) * inner, c);
+      loadPack<V>(base + (j + 3 * kColLanes) * inner, d);
+#pragma unroll
+      for (int i = 0; i < V; ++i) acc[i] += (a[i] + b[i]) + (c[i] + d[i]);
+    }
+    for (; j < end; j += kColLanes) {
+      C a[V];
+      loadPack<V>(base + j * inner, a);
+#pragma unroll
+      for (int i = 0; i < V; ++i) acc[i] += a[i];
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < V; ++i) vals[threadIdx.y][threadIdx.x * V + i] = acc[i];
+  __syncthreads();
+  if (threadIdx.y == 0 && col0 < inner) {
+    for (int i = 0; i < V; ++i) {
+      Reducer<Op, C> r;
+      for (int y = 0; y < kColLanes; ++y) r.v += vals[y][threadIdx.x * V + i];
+      emit(r, o, outerIdx * inner + col0 + i, split);
+    }
+  }
+}
+
 // Combines `splits` partials per output, one warp per output, in a fixed order.
 template <int Op, typename C>
 __global__ void __launch_bounds__(256) reduceFinishKernel(const C* __restrict__ partV, const int64_t* __restrict__ partI,
@@ -248,6 +298,9 @@ void reduce(const ReduceParams& p) {
       Output o{p.out, p.outDtype, p.indices, p.size, 1, nullptr, nullptr};
 
       // Shapes first: they decide whether partials are needed.
+      constexpr bool kVecSum = (Op == reduce::Sum || Op == reduce::Mean) &&
+                               (std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, __half> || std::is_same_v<T, float>);
+      const bool vecColumns = kVecSum && p.inner > 1 && p.inner % kVec<T> == 0 && aligned(x, 16) && p.indices == nullptr;
       dim3 block, grid;
       int64_t segLen = p.size, colBlocks = 0;
       if (p.inner == 1) {
@@ -259,6 +312,11 @@ void reduce(const ReduceParams& p) {
           block = dim3(256, 1);
           grid = dim3(unsigned(p.outer * o.splits));
         }
+      } else if (vecColumns) {
+        colBlocks = ceilDiv(p.inner, 32 * kVec<T>);
+        segLen = segmentLength(p.size, p.outer * colBlocks, targetBlocks, 256, &o.splits);
+        block = dim3(32, kColLanes);
+        grid = dim3(unsigned(p.outer * colBlocks * o.splits));
       } else {
         const unsigned by = unsigned(std::min<int64_t>(p.size, 8));
         const unsigned bx = unsigned(std::min<int64_t>(ceilDiv(p.inner, 32) * 32, std::max(32u, 256 / by / 32 * 32)));
@@ -278,7 +336,12 @@ void reduce(const ReduceParams& p) {
         o.partI = iBytes ? reinterpret_cast<int64_t*>(static_cast<char*>(temp) + iOff) : nullptr;
       }
       if (p.inner == 1) reduceRowsKernel<Op, T><<<grid, block, 0, s>>>(x, p.outer, segLen, o);
-      else reduceColumnsKernel<Op, T><<<grid, block, 0, s>>>(x, p.inner, colBlocks, segLen, o);
+      else if constexpr (kVecSum) {
+        if (vecColumns) reduceColumnsVecKernel<Op, T, kVec<T>><<<grid, block, 0, s>>>(x, p.inner, colBlocks, segLen, o);
+        else reduceColumnsKernel<Op, T><<<grid, block, 0, s>>>(x, p.inner, colBlocks, segLen, o);
+      } else {
+        reduceColumnsKernel<Op, T><<<grid, block, 0, s>>>(x, p.inner, colBlocks, segLen, o);
+      }
       checkLaunch("reduce");
       if (temp) {
         reduceFinishKernel<Op, C><<<unsigned(ceilDiv(nOut, 8)), dim3(32, 8), 0, s>>>(
