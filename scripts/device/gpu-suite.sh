@@ -57,7 +57,8 @@ fi
 step core-gpu 90 bash -c 'cd packages/core && node --conditions=@tessera/source --test --test-concurrency=1 src/*.gpu.test.ts'
 step models-hf-gpu 60 bash -c 'cd packages/models && node --conditions=@tessera/source --test test/hf-parity.gpu.test.ts'
 step bench-rows 45 env OUT="$results" node bench/kernels/rows.bench.ts
-step bench-gpt 300 env OUT="$results" node --conditions=@tessera/source bench/gpt/train-step.bench.ts --sizes "${GPT_SIZES:-gpt2,gpt2-medium,gpt2-large}" --breakdown
+# PyTorch takes about 150 s of this step; NO_TORCH=1 measures Tessera alone.
+step bench-gpt 300 env OUT="$results" node --conditions=@tessera/source bench/gpt/train-step.bench.ts --sizes "${GPT_SIZES:-gpt2,gpt2-medium,gpt2-large}" --breakdown ${NO_TORCH:+--no-torch}
 # Where a step's time goes: per-part timings, then (when Nsight Systems is installed) a kernel summary.
 step profile-gpt 200 bash -c 'node --conditions=@tessera/source bench/gpt/layer-profile.bench.ts --size "${PROFILE_SIZE:-gpt2-large}" &&
   nsys_bin=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1);
