@@ -64,10 +64,7 @@ struct FlashBwdParams {
   int batch = 0, heads = 0, seqQ = 0, seqK = 0, headDim = 0;
   float scale = 0.0f;
   bool causal = false;
-  // Tuning only: 0 (default: 128-key CTAs, 64-row query tiles), 1 (32-row query tiles), 2 (64-key
-  // CTAs, two per SM), 3 (variant 0's shape on the variant-2 kernel), 4 (d=64: 64-key CTAs with
-  // 32-row query tiles, three per SM; d=128 as 2). See flash_attention.cu.
-  int variant = 0;
+  int variant = 0;  // tuning only: query tile, 0 (default, 64 rows) or 1 (32 rows)
   // Device scratch of flashAttentionBackwardWorkspaceBytes(...) bytes, 256-byte aligned, owned by
   // the caller; contents on entry do not matter. Layout: fp32 dQ accumulator [b, h, seqQ, d], then
   // (at the next 256-byte boundary) fp32 D = rowsum(dO * O) [b, h, seqQ].
