@@ -29,19 +29,12 @@ int variantFromEnv(const char* name, int fallback) {
   return v && *v ? std::atoi(v) : fallback;
 }
 
-void finish(cudaError_t e, const char* op) {
-  TS_CHECK(e == cudaSuccess, op, ": ", cudaGetErrorString(e));
-  checkLaunch(op);
-}
-
-}  // namespace
-
-void attention(const AttentionParams& p) {
-  flash::FlashParams f;
+// The fields the forward's and the backward's parameters share.
+template <typename F>
+void setCommon(F& f, const AttentionParams& p) {
   f.q = bf16In(p.q);
   f.k = bf16In(p.k);
   f.v = bf16In(p.v);
-  f.o = bf16Out(p.o);
   f.lse = p.lse;
   f.qStride = strides(p.qStrides);
   f.kStride = strides(p.kStrides);
@@ -54,6 +47,19 @@ void attention(const AttentionParams& p) {
   f.headDim = int(p.headDim);
   f.scale = float(p.scale);
   f.causal = p.causal;
+}
+
+void finish(cudaError_t e, const char* op) {
+  TS_CHECK(e == cudaSuccess, op, ": ", cudaGetErrorString(e));
+  checkLaunch(op);
+}
+
+}  // namespace
+
+void attention(const AttentionParams& p) {
+  flash::FlashParams f;
+  setCommon(f, p);
+  f.o = bf16Out(p.o);
   static const int fwdVariant = variantFromEnv("TESSERA_FLASH_FWD_VARIANT", -1);
   f.variant = fwdVariant >= 0 ? fwdVariant : (f.headDim == 64 ? 2 : 1);
   const char* why = flash::flashAttentionCheck(f);
@@ -64,30 +70,16 @@ void attention(const AttentionParams& p) {
 void attentionBackward(const AttentionBackwardParams& p) {
   const AttentionParams& a = p.fwd;
   flash::FlashBwdParams f;
-  f.q = bf16In(a.q);
-  f.k = bf16In(a.k);
-  f.v = bf16In(a.v);
+  setCommon(f, a);
   f.o = bf16In(a.o);
-  f.lse = a.lse;
   f.dO = bf16In(p.dO);
   f.dq = bf16Out(p.dq);
   f.dk = bf16Out(p.dk);
   f.dv = bf16Out(p.dv);
-  f.qStride = strides(a.qStrides);
-  f.kStride = strides(a.kStrides);
-  f.vStride = strides(a.vStrides);
-  f.oStride = strides(a.oStrides);
   f.dOStride = strides(p.dOStrides);
   f.dqStride = strides(p.dqStrides);
   f.dkStride = strides(p.dkStrides);
   f.dvStride = strides(p.dvStrides);
-  f.batch = int(a.batch);
-  f.heads = int(a.heads);
-  f.seqQ = int(a.seqQ);
-  f.seqK = int(a.seqK);
-  f.headDim = int(a.headDim);
-  f.scale = float(a.scale);
-  f.causal = a.causal;
   f.workspace = p.workspace;
   static const int bwdVariant = variantFromEnv("TESSERA_FLASH_BWD_VARIANT", 0);
   f.variant = bwdVariant;

@@ -6,7 +6,7 @@
 
 #include "core/kernels.h"
 #include "core/ops.h"
-#include "cuda/common.cuh"
+#include "cuda/rows.cuh"
 
 namespace ts::cuda {
 namespace {
@@ -18,25 +18,8 @@ constexpr int kLongRowThreads = 256;
 
 template <typename T> using Acc = typename DevAcc<T>::type;
 
-template <typename T, int N>
-struct alignas(sizeof(T) * N) Pack {
-  T v[N];
-};
-
-template <int N, typename T, typename C>
-__device__ __forceinline__ void loadN(const T* p, C* out) {
-  const Pack<T, N> pk = *reinterpret_cast<const Pack<T, N>*>(p);
-#pragma unroll
-  for (int i = 0; i < N; ++i) out[i] = toAcc<T, C>(pk.v[i]);
-}
-
-template <int N, typename T, typename C>
-__device__ __forceinline__ void storeN(T* p, const C* in) {
-  Pack<T, N> pk;
-#pragma unroll
-  for (int i = 0; i < N; ++i) pk.v[i] = fromAcc<T, C>(in[i]);
-  *reinterpret_cast<Pack<T, N>*>(p) = pk;
-}
+using rows::loadPack;
+using rows::storePack;
 
 template <typename C> __device__ __forceinline__ C warpSum(C v) {
 #pragma unroll
@@ -86,7 +69,7 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) maskedSoftmaxWarpKernel(M
   for (int k = 0; k < P; ++k) {
     const int c = (k * 32 + lane) * VEC;
     if (c < cols) {
-      loadN<VEC>(x + c, v + k * VEC);
+      loadPack<VEC>(x + c, v + k * VEC);
 #pragma unroll
       for (int i = 0; i < VEC; ++i) {
         C s = rm.masked(c + i) ? C(kMaskedScore) : v[k * VEC + i] * scale;
@@ -114,7 +97,7 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) maskedSoftmaxWarpKernel(M
     if (c < cols) {
 #pragma unroll
       for (int i = 0; i < VEC; ++i) v[k * VEC + i] *= inv;
-      storeN<VEC>(y + c, v + k * VEC);
+      storePack<VEC>(y + c, v + k * VEC);
     }
   }
 }
@@ -136,8 +119,8 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) maskedSoftmaxBackwardWarp
   for (int k = 0; k < P; ++k) {
     const int c = (k * 32 + lane) * VEC;
     if (c < cols) {
-      loadN<VEC>(y + c, yv + k * VEC);
-      loadN<VEC>(gy + c, g + k * VEC);
+      loadPack<VEC>(y + c, yv + k * VEC);
+      loadPack<VEC>(gy + c, g + k * VEC);
 #pragma unroll
       for (int i = 0; i < VEC; ++i) dot += yv[k * VEC + i] * g[k * VEC + i];
     }
@@ -152,7 +135,7 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) maskedSoftmaxBackwardWarp
 #pragma unroll
       for (int i = 0; i < VEC; ++i)
         g[k * VEC + i] = rm.masked(c + i) ? C(0) : scale * yv[k * VEC + i] * (g[k * VEC + i] - dot);
-      storeN<VEC>(gx + c, g + k * VEC);
+      storePack<VEC>(gx + c, g + k * VEC);
     }
   }
 }
@@ -216,7 +199,7 @@ __global__ void __launch_bounds__(kLongRowThreads) maskedSoftmaxBackwardLongKern
     gx[c] = fromAcc<T, C>(rm.masked(c) ? C(0) : scale * toAcc<T, C>(y[c]) * (toAcc<T, C>(gy[c]) - dot));
 }
 
-template <int N> using Int = std::integral_constant<int, N>;
+using rows::Int;
 
 // Calls launch(Int<VEC>, Int<E>) with the smallest register width E (elements per lane) that holds
 // `cols` columns; false when the row is too long for registers.

@@ -4,7 +4,15 @@
 // closed once it holds at least `bucketSize` elements (a parameter is never split between buckets).
 // Each parameter starts at a multiple of `paramAlign` elements (aligned vector loads in the fused
 // kernels); with `shardCount` > 1 (the distributed optimizer) every bucket is padded to a multiple
-// of shardCount * 128 elements so it splits into equal, 128-aligned shards, one per DP rank.
+// of shardCount * 128 elements (and of paramAlign) so it splits into equal, 128-aligned shards, one
+// per DP rank.
+//
+// With `isolateSharedEmbedding` (the distributed optimizer; Megatron-Core does the same), a
+// parameter marked meta.sharedEmbedding (tied word embeddings split over pipeline stages: the first
+// stage's word embeddings, the last stage's copy) gets a bucket of its own, starting at the
+// bucket's first element. Its bucket then has the same size and the same shards on both stages,
+// whatever else each stage holds, so summing the reduce-scattered gradient over the embedding group
+// (allReduceEmbeddingGrads in @tessera/pipeline) adds matching elements.
 import type { Tensor } from '@tessera/core';
 
 export interface LayoutOptions {
@@ -14,6 +22,8 @@ export interface LayoutOptions {
   shardCount: number;
   /** Alignment of each parameter's first element, in elements (default 64). */
   paramAlign?: number;
+  /** Give every parameter with meta.sharedEmbedding === true a bucket of its own (default false). */
+  isolateSharedEmbedding?: boolean;
 }
 
 export interface ParamRange<P extends Tensor = Tensor> {
@@ -42,6 +52,12 @@ export interface BufferLayout<P extends Tensor = Tensor> {
 }
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** Whether a parameter is a tied word embedding shared between pipeline stages (meta.sharedEmbedding). */
+export function isSharedEmbedding(param: Tensor): boolean {
+  return (param as Tensor & { meta?: Record<string, unknown> }).meta?.sharedEmbedding === true;
+}
 
 /** Megatron's default bucket size for a DP size: max(40M, 1M * dp) elements. */
 export function defaultBucketSize(dpSize: number): number {
@@ -54,7 +70,10 @@ export function planLayout<P extends Tensor>(params: readonly { param: P; name?:
   if (!(bucketSize > 0)) throw new Error(`planLayout: bucketSize must be positive, got ${bucketSize}`);
   if (!Number.isInteger(shardCount) || shardCount < 1) throw new Error(`planLayout: shardCount must be a positive integer, got ${shardCount}`);
   if (!Number.isInteger(align) || align < 1) throw new Error(`planLayout: paramAlign must be a positive integer, got ${align}`);
-  const bucketMultiple = shardCount > 1 ? shardCount * 128 : align;
+  // A multiple of align too, so that every bucket starts aligned: a parameter alone in its bucket
+  // then starts at the bucket's first element (for the default align, 64, shardCount * 128 already is).
+  const shardMultiple = shardCount * 128;
+  const bucketMultiple = shardCount > 1 ? (shardMultiple / gcd(shardMultiple, align)) * align : align;
   const placed: ParamRange<P>[] = [];
   const buckets: BucketRange<P>[] = [];
   let bucketStart = 0;
@@ -69,12 +88,14 @@ export function planLayout<P extends Tensor>(params: readonly { param: P; name?:
   };
   for (let i = params.length - 1; i >= 0; i--) {
     const { param, name } = params[i] as { param: P; name?: string };
+    const isolate = options.isolateSharedEmbedding === true && isSharedEmbedding(param);
+    if (isolate && current.length > 0) close();
     const start = roundUp(cursor, align);
     const range: ParamRange<P> = { param, name, start, end: start + param.numel, bucket: buckets.length };
     placed.push(range);
     current.push(range);
     cursor = range.end;
-    if (cursor - bucketStart >= bucketSize) close();
+    if (isolate || cursor - bucketStart >= bucketSize) close();
   }
   if (current.length > 0) close();
   return { params: placed, buckets, size: bucketStart };

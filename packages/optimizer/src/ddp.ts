@@ -19,9 +19,15 @@ export interface DDPOptions {
   dataParallel?: ProcessGroup;
   /** Elements per bucket (default Megatron's max(40M, 1M * dp size)). Ignored without overlap. */
   bucketSize?: number;
-  /** Start each bucket's reduction during backward (default true); false: one bucket, reduced at finishGradSync(). */
+  /**
+   * Start each bucket's reduction during backward (default true); false: one bucket, reduced at
+   * finishGradSync() (with the distributed optimizer, plus one per tied embedding).
+   */
   overlapGradReduce?: boolean;
-  /** Reduce-scatter instead of all-reduce, and keep parameters in buffers (for DistributedOptimizer). */
+  /**
+   * Reduce-scatter instead of all-reduce, and keep parameters in buffers (for DistributedOptimizer).
+   * Tied embeddings split over pipeline stages (meta.sharedEmbedding) then get a bucket of their own.
+   */
   distributedOptimizer?: boolean;
   /** Alignment of each parameter in the buffers, in elements (default 64). */
   paramAlign?: number;
@@ -85,6 +91,8 @@ export class DistributedDataParallel<M extends Module = Module> {
             shardCount: this.distributedOptimizer ? dp : 1,
             paramAlign: options.paramAlign,
             paramBuffer: this.distributedOptimizer,
+            // The first and last pipeline stage must shard tied embeddings the same way (see buffer-layout.ts).
+            isolateSharedEmbedding: this.distributedOptimizer,
           }),
         );
       }

@@ -3,6 +3,15 @@
 // meta.sharedEmbedding) get the sum of the two gradients, so the copies stay equal after every
 // optimizer step. Call it after the data-parallel gradient sync (ddp.finishGradSync()), on every
 // rank of the embedding group, every step.
+//
+// With the distributed optimizer the DP sync is a reduce-scatter written in place: afterwards only
+// this DP rank's shard of each bucket of the gradient buffer holds the DP average, the rest of the
+// buffer still holds this rank's local gradients, and the optimizer reads only the shard. The DDP
+// wrapper gives the tied embedding a bucket of its own (buffer-layout.ts), starting at the bucket's
+// first element, so on the first and the last stage the same DP rank owns the same elements of it;
+// the embedding group pairs ranks of equal DP rank, so all-reducing the whole mainGrad sums the two
+// stages' averaged shards where it matters (and mixes unread local gradients elsewhere), as
+// Megatron's all-reduce of main_grad does.
 import type { ProcessGroup } from '@tessera/collectives';
 import { type Module, noGrad, type Parameter, zerosLike } from '@tessera/core';
 import { PipelineError } from './errors.ts';
