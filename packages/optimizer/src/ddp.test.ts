@@ -167,3 +167,37 @@ describe('DistributedDataParallel (one process)', () => {
     b.dispose();
   });
 });
+
+describe('DistributedDataParallel: tied embeddings with the distributed optimizer', () => {
+  /** A stage with tied word embeddings between two layers. */
+  class Stage extends Module {
+    fc1 = new Linear(4, 8);
+    emb = new Linear(8, 8, { bias: false });
+    fc2 = new Linear(8, 3);
+  }
+
+  it('puts a meta.sharedEmbedding parameter in a bucket of its own, at its start, only for the distributed optimizer', () => {
+    for (const distributedOptimizer of [true, false]) {
+      for (const overlapGradReduce of [true, false]) {
+        const m = new Stage();
+        m.emb.weight.meta = { sharedEmbedding: true };
+        const group = new IdenticalReplicasGroup(2) as unknown as ProcessGroup;
+        const ddp = new DistributedDataParallel(m, { dataParallel: group, distributedOptimizer, overlapGradReduce, bucketSize: 1000 });
+        const layout = ddp.buffers[0]?.layout;
+        const names = layout?.buckets.map((b) => b.params.map((r) => r.name)) ?? [];
+        if (distributedOptimizer) {
+          expect(names).toEqual([['fc2.bias', 'fc2.weight'], ['emb.weight'], ['fc1.bias', 'fc1.weight']]);
+          const emb = layout?.params.find((r) => r.name === 'emb.weight');
+          const bucket = layout?.buckets[emb?.bucket ?? -1];
+          expect(emb?.start).toBe(bucket?.start);
+          expect(((bucket?.end ?? 0) - (bucket?.start ?? 0)) % 256).toBe(0);
+          expect(ddp.bucketCount).toBe(3);
+        } else {
+          expect(names).toEqual([['fc2.bias', 'fc2.weight', 'emb.weight', 'fc1.bias', 'fc1.weight']]);
+        }
+        ddp.dispose();
+        m.dispose();
+      }
+    }
+  });
+});
