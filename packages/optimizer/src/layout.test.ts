@@ -61,9 +61,11 @@ describe('planLayout: tied embeddings in a bucket of their own (isolateSharedEmb
           expect((b.end - b.start) % (shardCount > 1 ? shardCount * 128 : 64)).toBe(0);
           for (const r of b.params) expect(r.start >= b.start && r.end <= b.end).toBe(true);
         }
-        layout.buckets.forEach((b, i) => expect(b.start).toBe(i === 0 ? 0 : (layout.buckets[i - 1] as { end: number }).end));
+        layout.buckets.forEach((b, i) => {
+          expect(b.start).toBe(i === 0 ? 0 : (layout.buckets[i - 1] as { end: number }).end);
+        });
         for (const r of layout.params) expect(r.start % 64).toBe(0);
-        // The other parameters are bucketed as without the option, in the same order.
+        // The other parameters keep their order (reverse model order).
         const others = layout.params.filter((r) => r.name !== 'emb').map((r) => r.name);
         expect(others).toEqual(named(ps).filter((x) => x.name !== 'emb').map((x) => x.name).reverse());
       }
