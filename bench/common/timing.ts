@@ -13,23 +13,30 @@ export interface TimingOptions {
   reps?: number;
   /** Run each repetition in a tensor scope (default true). */
   scoped?: boolean;
+  /**
+   * Calls enqueued back to back between one pair of events, the result divided by them (default 1).
+   * Several calls measure a training loop's steady state: the host enqueues while the device works.
+   */
+  calls?: number;
 }
 
-/** Median milliseconds of fn on `device`, timed with CUDA events. */
+/** Median milliseconds per call of fn on `device`, timed with CUDA events. */
 export function timeMs(device: DeviceLike, fn: () => void, options: TimingOptions = {}): number {
-  const { warmup = 3, reps = 20, scoped = true } = options;
-  const run = scoped ? () => scope(fn) : fn;
-  for (let i = 0; i < warmup; i++) run();
+  const { warmup = 3, reps = 20, scoped = true, calls = 1 } = options;
+  const inScope = (f: () => void) => (scoped ? scope(f) : f());
+  for (let i = 0; i < warmup; i++) inScope(fn);
   synchronize(device);
   const start = new Event(device, { timing: true });
   const end = new Event(device, { timing: true });
   const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
+  for (let r = 0; r < reps; r++) {
     start.record();
-    run();
+    inScope(() => {
+      for (let i = 0; i < calls; i++) fn();
+    });
     end.record();
     end.synchronize();
-    times.push(start.elapsedMs(end));
+    times.push(start.elapsedMs(end) / calls);
   }
   start.dispose();
   end.dispose();
@@ -48,29 +55,5 @@ export async function timeAsyncMs(device: DeviceLike, fn: () => Promise<unknown>
     synchronize(device);
     times.push(performance.now() - t0);
   }
-  return median(times);
-}
-
-/**
- * Median milliseconds per call of fn when `calls` calls are enqueued back to back between one pair
- * of CUDA events (a training loop's steady state: the host enqueues while the device works).
- */
-export function timeBackToBackMs(device: DeviceLike, fn: () => void, calls = 20, reps = 10): number {
-  for (let i = 0; i < 3; i++) scope(fn);
-  synchronize(device);
-  const start = new Event(device, { timing: true });
-  const end = new Event(device, { timing: true });
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    scope(() => {
-      start.record();
-      for (let i = 0; i < calls; i++) fn();
-      end.record();
-      end.synchronize();
-    });
-    times.push(start.elapsedMs(end) / calls);
-  }
-  start.dispose();
-  end.dispose();
   return median(times);
 }

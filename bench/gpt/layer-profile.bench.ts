@@ -13,7 +13,7 @@ import {
 } from '../../packages/core/src/index.ts';
 import { type GptConfigName, GPTModel, gptConfig, maskedMeanLoss } from '../../packages/models/src/index.ts';
 import { DistributedDataParallel } from '../../packages/optimizer/src/index.ts';
-import { timeBackToBackMs } from '../common/timing.ts';
+import { timeMs } from '../common/timing.ts';
 
 
 const { values } = parseArgs({
@@ -43,7 +43,7 @@ const rows = batch * SEQ;
 
 interface Part { name: string; perModel: number; fwd: number; fwdBwd: number }
 const parts: Part[] = [];
-const time = (fn: () => void) => (dev === 'cpu' ? timeOnCpu(fn) : timeBackToBackMs(dev, fn, 5, 10));
+const time = (fn: () => void) => (dev === 'cpu' ? timeOnCpu(fn) : timeMs(dev, fn, { calls: 5, reps: 10 }));
 
 function timeOnCpu(fn: () => void): number {
   const t = performance.now();

@@ -6,24 +6,9 @@ import time
 import torch
 
 
-def timed_events(fn, warmup=3, reps=20):
+def timed_events(fn, warmup=3, reps=20, calls=1):
+    """Median milliseconds per call, `calls` calls enqueued back to back between one pair of events."""
     for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
-
-def timed_back_to_back(fn, calls=20, reps=10):
-    """Milliseconds per call with `calls` calls enqueued between one pair of events (median of reps)."""
-    for _ in range(3):
         fn()
     torch.cuda.synchronize()
     times = []
