@@ -1,5 +1,5 @@
 // The functional API (torch.nn.functional's counterpart): stateless versions of the layers.
-export { dropout, crossEntropy, layerNorm, logSoftmax, mseLoss, rmsNorm, scaledMaskedSoftmax, softmax } from './ops/nn.ts';
+export { dropout, crossEntropy, layerNorm, logSoftmax, mseLoss, rmsNorm, scaledMaskedSoftmax, scaledMaskedSoftmaxTakes, softmax } from './ops/nn.ts';
 export type { ScaledMaskedSoftmaxOptions } from './ops/nn.ts';
 export { linear, matmul, bmm } from './ops/matmul.ts';
 export { embedding } from './ops/indexing.ts';

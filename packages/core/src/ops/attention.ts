@@ -5,7 +5,7 @@
 import { defineFunction } from '../autograd/function.ts';
 import * as k from '../kernels.ts';
 import { nb } from '../native.ts';
-import { shapeString } from '../shape.ts';
+import { sameShape, shapeString } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { scaledMaskedSoftmax } from './nn.ts';
 import { bmm } from './matmul.ts';
@@ -51,11 +51,12 @@ function dims(q: Tensor, key: Tensor): [number, number, number, number, number] 
 const FusedAttentionFn = defineFunction({
   name: 'attention',
   forward(ctx, q: Tensor, key: Tensor, v: Tensor, scale: number, causal: boolean) {
-    const [b, h, sq] = dims(q, key);
+    const sizes = dims(q, key);
+    const [b, h, sq] = sizes;
     const o = k.empty(q.shape, 'bf16', q.device);
     const lse = k.empty([b, h, sq], 'f32', q.device);
     const strides = [q, key, v, o].flatMap(sbhdStrides);
-    nb.attention(q.handle, q.offset, key.handle, key.offset, v.handle, v.offset, o.handle, o.offset, lse.handle, lse.offset, dims(q, key), strides, scale, causal);
+    nb.attention(q.handle, q.offset, key.handle, key.offset, v.handle, v.offset, o.handle, o.offset, lse.handle, lse.offset, sizes, strides, scale, causal);
     ctx.saveForBackward(q, key, v, o, lse);
     ctx.scale = scale;
     ctx.causal = causal;
@@ -67,13 +68,14 @@ const FusedAttentionFn = defineFunction({
     const dq = k.empty(q.shape, 'bf16', q.device);
     const dk = k.empty(key.shape, 'bf16', q.device);
     const dv = k.empty(v.shape, 'bf16', q.device);
-    const [b, h, sq, , d] = dims(q, key);
+    const sizes = dims(q, key);
+    const [b, h, sq, , d] = sizes;
     const workspace = k.empty([nb.attentionWorkspaceBytes(b, h, sq, d)], 'bool', q.device);
     const strides = [q, key, v, o, dO, dq, dk, dv].flatMap(sbhdStrides);
     nb.attentionBackward(
       q.handle, q.offset, key.handle, key.offset, v.handle, v.offset, o.handle, o.offset, lse.handle, lse.offset,
       dO.handle, dO.offset, dq.handle, dq.offset, dk.handle, dk.offset, dv.handle, dv.offset, workspace.handle, workspace.offset,
-      dims(q, key), strides, ctx.scale as number, ctx.causal as boolean,
+      sizes, strides, ctx.scale as number, ctx.causal as boolean,
     );
     workspace.dispose();
     if (dO !== gO) dO.dispose();
@@ -104,7 +106,7 @@ export function attention(q: Tensor, key: Tensor, v: Tensor, o: AttentionOptions
     if (t.rank !== 4) throw new Error(`attention: ${name} must be [s, b, heads, d], got ${shapeString(t.shape)}`);
   }
   const [, b, h, d] = q.shape as [number, number, number, number];
-  if (key.shape[1] !== b || key.shape[2] !== h || key.shape[3] !== d || !sameShapes(key, v)) {
+  if (key.shape[1] !== b || key.shape[2] !== h || key.shape[3] !== d || !sameShape(key.shape, v.shape)) {
     throw new Error(`attention: k and v must be [sk, ${b}, ${h}, ${d}] like q ${shapeString(q.shape)}, got ${shapeString(key.shape)} and ${shapeString(v.shape)}`);
   }
   const scale = o.scale ?? 1 / Math.sqrt(d);
@@ -113,8 +115,4 @@ export function attention(q: Tensor, key: Tensor, v: Tensor, o: AttentionOptions
   const why = impl === 'composed' ? 'composed was asked for' : fusedAttentionUnsupported(q, key, v, causal);
   if (impl === 'fused' && why) throw new Error(`attention: the fused kernels cannot run: ${why}; use implementation 'auto' or 'composed'`);
   return why ? composedAttention(q, key, v, scale, causal) : FusedAttentionFn(q, key, v, scale, causal);
-}
-
-function sameShapes(a: Tensor, b: Tensor): boolean {
-  return a.rank === b.rank && a.shape.every((s, i) => s === b.shape[i]);
 }

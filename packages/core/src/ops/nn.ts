@@ -66,6 +66,13 @@ export interface ScaledMaskedSoftmaxOptions {
   mask?: Tensor;
 }
 
+/** Whether scaledMaskedSoftmax reads this mask for scores [b, heads, sq, sk]: bool [b or 1, 1, sq or 1, sk]. */
+export function scaledMaskedSoftmaxTakes(mask: Tensor, scoresShape: readonly number[]): boolean {
+  const [b, , sq, sk] = scoresShape;
+  const [mb, mh, ms, mk] = mask.shape;
+  return mask.dtype === 'bool' && mask.rank === 4 && (mb === 1 || mb === b) && mh === 1 && (ms === 1 || ms === sq) && mk === sk;
+}
+
 /**
  * Megatron's fused scale + mask + softmax over attention scores x [b, heads, sq, sk]:
  * softmax(masked ? -10000 : x * scale) along sk, computed in fp32 whatever x's dtype, returned in
@@ -78,9 +85,7 @@ export function scaledMaskedSoftmax(x: Tensor, o: ScaledMaskedSoftmaxOptions = {
   const m = o.mask;
   if (m) {
     m._check();
-    const ok = m.dtype === 'bool' && m.rank === 4 && (m.shape[0] === 1 || m.shape[0] === b) && m.shape[1] === 1 &&
-      (m.shape[2] === 1 || m.shape[2] === sq) && m.shape[3] === sk;
-    if (!ok) throw new Error(`scaledMaskedSoftmax: mask must be bool [${b} or 1, 1, ${sq} or 1, ${sk}] (true = masked), got ${m.dtype} ${shapeString(m.shape)}`);
+    if (!scaledMaskedSoftmaxTakes(m, x.shape)) throw new Error(`scaledMaskedSoftmax: mask must be bool [${b} or 1, 1, ${sq} or 1, ${sk}] (true = masked), got ${m.dtype} ${shapeString(m.shape)}`);
   }
   if (o.causal && sk < sq) throw new Error(`scaledMaskedSoftmax: a causal mask needs at least as many keys (${sk}) as queries (${sq})`);
   return MaskedSoftmaxFn(x, o.scale ?? 1, o.causal ?? false, m);

@@ -26,12 +26,6 @@ function repeatKv(x: Tensor, repeats: number): Tensor {
   return x.reshape(s, b, g, 1, d).expand(s, b, g, repeats, d).reshape(s, b, g * repeats, d);
 }
 
-/** Whether the fused kernel can read the mask: bool [b or 1, 1, sq or 1, sk]. */
-function fusableMask(mask: Tensor, b: number, sq: number, sk: number): boolean {
-  const [mb, mh, ms, mk] = mask.shape;
-  return mask.dtype === 'bool' && mask.rank === 4 && (mb === 1 || mb === b) && mh === 1 && (ms === 1 || ms === sq) && mk === sk;
-}
-
 /** Scale, ALiBi bias, mask and softmax as separate ops (fp32 inside with softmaxInFp32). */
 function unfusedSoftmax(scores: Tensor, mask: Tensor | undefined, bias: Tensor | undefined, o: CoreAttentionOptions): Tensor {
   const dtype = scores.dtype;
@@ -63,7 +57,7 @@ export function coreAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | un
     const qb = q.permute(1, 2, 0, 3).reshape(b * np, sq, d);
     const kt = kk.permute(1, 2, 3, 0).reshape(b * np, d, sk);
     const scores = F.bmm(qb, kt).reshape(b, np, sq, sk);
-    let probs = !bias && (!mask || fusableMask(mask, b, sq, sk)) ? F.scaledMaskedSoftmax(scores, { scale: o.scale, mask }) : unfusedSoftmax(scores, mask, bias, o);
+    let probs = !bias && (!mask || F.scaledMaskedSoftmaxTakes(mask, scores.shape)) ? F.scaledMaskedSoftmax(scores, { scale: o.scale, mask }) : unfusedSoftmax(scores, mask, bias, o);
     if (o.dropout > 0) {
       const drop = () => F.dropout(probs, o.dropout, true);
       // Heads differ between TP ranks, so without sequence parallelism their masks come from the
