@@ -1,6 +1,7 @@
 // Host element types and the dtype switch for the CPU kernels: load() widens an element to its
 // accumulation type, store() narrows back with round-to-nearest-even.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "core/dtype.h"
@@ -29,6 +30,9 @@ template <> inline uint8_t store<uint8_t, int64_t>(int64_t v) { return v != 0; }
 
 // Elements per parallel chunk for cheap pointwise work.
 constexpr int64_t kPointwiseGrain = 32768;
+
+// Rows (or items) of rowElems elements each per parallel chunk, so each chunk does enough work.
+inline int64_t rowsPerTask(int64_t rowElems) { return std::max<int64_t>(1, kPointwiseGrain / std::max<int64_t>(1, rowElems)); }
 
 }  // namespace ts::cpu
 

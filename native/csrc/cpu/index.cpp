@@ -37,9 +37,6 @@ void checkIndices(const char* op, const I* index, int64_t n, int64_t size) {
 template <typename S, typename O>
 using add_acc_t = std::conditional_t<std::is_same_v<S, double> || std::is_same_v<O, double>, double, float>;
 
-// Rows of at most this many elements are grouped so each parallel task does enough work.
-int64_t rowsPerTask(int64_t rowElems) { return std::max<int64_t>(1, kPointwiseGrain / std::max<int64_t>(1, rowElems)); }
-
 }  // namespace
 
 void indexSelect(const IndexSelectParams& p) {

@@ -36,8 +36,6 @@ A logSumExp(const T* x, int64_t n) {
   return mx + m_log(sum);
 }
 
-int64_t rowGrain(int64_t vocab) { return std::max<int64_t>(1, kPointwiseGrain / vocab); }
-
 }  // namespace
 
 void crossEntropy(const CrossEntropyParams& p) {
@@ -50,7 +48,7 @@ void crossEntropy(const CrossEntropyParams& p) {
       using A = acc_t<T>;
       const T* logits = static_cast<const T*>(p.logits);
       const A s = A(p.labelSmoothing);
-      parallelFor(p.rows, rowGrain(p.vocab), [&](int64_t r0, int64_t r1) {
+      parallelFor(p.rows, rowsPerTask(p.vocab), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
           const T* x = logits + r * p.vocab;
           const int64_t label = int64_t(labels[r]);
@@ -85,7 +83,7 @@ void crossEntropyBackward(const CrossEntropyBackwardParams& p) {
       T* glogits = static_cast<T*>(p.glogits);
       const A s = A(p.labelSmoothing);
       const A uniform = s / A(p.vocab);
-      parallelFor(p.rows, rowGrain(p.vocab), [&](int64_t r0, int64_t r1) {
+      parallelFor(p.rows, rowsPerTask(p.vocab), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
           const T* x = logits + r * p.vocab;
           T* g = glogits + r * p.vocab;

@@ -15,8 +15,6 @@ namespace {
 
 constexpr double kMaskedScore = -10000.0;  // Megatron's fill value for masked scores
 
-int64_t rowGrain(int64_t cols) { return std::max<int64_t>(1, kPointwiseGrain / std::max<int64_t>(cols, 1)); }
-
 // One row's mask: the causal limit and the user mask's row (or null).
 struct RowMask {
   int64_t lastVisible;  // keys after this column are masked
@@ -71,7 +69,7 @@ void maskedSoftmax(const MaskedSoftmaxParams& p) {
   TS_CPU_DISPATCH_FLOAT(p.dtype, "maskedSoftmax", [&](auto t) {
     using T = TS_TYPE(t);
     using A = acc_t<T>;
-    parallelFor(p.rows, rowGrain(p.cols), [&](int64_t b, int64_t e) {
+    parallelFor(p.rows, rowsPerTask(p.cols), [&](int64_t b, int64_t e) {
       std::vector<A> buf(size_t(p.cols));
       for (int64_t r = b; r < e; ++r) maskedSoftmaxRow<T, A>(p, r, buf.data());
     });
@@ -83,7 +81,7 @@ void maskedSoftmaxBackward(const MaskedSoftmaxBackwardParams& p) {
   TS_CPU_DISPATCH_FLOAT(p.dtype, "maskedSoftmaxBackward", [&](auto t) {
     using T = TS_TYPE(t);
     using A = acc_t<T>;
-    parallelFor(p.rows, rowGrain(p.cols), [&](int64_t b, int64_t e) {
+    parallelFor(p.rows, rowsPerTask(p.cols), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) maskedSoftmaxBackwardRow<T, A>(p, r);
     });
   });

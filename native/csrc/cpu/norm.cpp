@@ -16,8 +16,6 @@ namespace {
 
 constexpr int64_t kColumnBlock = 256;
 
-int64_t rowGrain(int64_t cols) { return std::max<int64_t>(1, kPointwiseGrain / cols); }
-
 // Dispatches the row dtype T and the weight dtype W; A is the accumulation type of T.
 template <typename F>
 void dispatchNorm(DType dtype, DType wDtype, const char* what, const F& f) {
@@ -38,7 +36,7 @@ void norm(const NormParams& p) {
     const W* b = static_cast<const W*>(p.b);
     T* out = static_cast<T*>(p.out);
     const int64_t n = p.cols;
-    parallelFor(p.rows, rowGrain(n), [&](int64_t r0, int64_t r1) {
+    parallelFor(p.rows, rowsPerTask(n), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const T* xr = x + r * n;
         T* yr = out + r * n;
@@ -86,7 +84,7 @@ void normBackward(const NormBackwardParams& p) {
     const int64_t n = p.cols;
     auto rowMean = [&](int64_t r) { return p.rms ? A(0) : A(p.mean[r]); };
 
-    parallelFor(p.rows, rowGrain(n), [&](int64_t r0, int64_t r1) {
+    parallelFor(p.rows, rowsPerTask(n), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const T* gr = gy + r * n;
         const T* xr = x + r * n;

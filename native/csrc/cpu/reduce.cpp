@@ -119,7 +119,7 @@ void reduce(const ReduceParams& p) {
       const bool isMax = p.op == reduce::Max;
       if (p.inner == 1) {
         // Contiguous rows: one row per work item.
-        parallelFor(p.outer, std::max<int64_t>(1, kPointwiseGrain / std::max<int64_t>(p.size, 1)),
+        parallelFor(p.outer, rowsPerTask(p.size),
                     [&](int64_t b, int64_t e) {
                       for (int64_t o = b; o < e; ++o) {
                         const T* row = x + o * p.size;

@@ -16,20 +16,18 @@ namespace {
 
 constexpr int64_t kColumnBlock = 128;
 
-int64_t rowGrain(int64_t work) { return std::max<int64_t>(1, kPointwiseGrain / std::max<int64_t>(work, 1)); }
-
 // Runs row(offset) for each contiguous line when inner == 1, else cols(offset, width) for each
 // block of adjacent columns of one outer slice (offsets in elements), spread over the pool.
 template <typename RowFn, typename ColFn>
 void forEachLine(int64_t outer, int64_t size, int64_t inner, const RowFn& row, const ColFn& cols) {
   if (inner == 1) {
-    parallelFor(outer, rowGrain(size), [&](int64_t b, int64_t e) {
+    parallelFor(outer, rowsPerTask(size), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) row(o * size);
     });
     return;
   }
   const int64_t blocks = (inner + kColumnBlock - 1) / kColumnBlock;
-  parallelFor(outer * blocks, rowGrain(size * std::min(inner, kColumnBlock)), [&](int64_t b, int64_t e) {
+  parallelFor(outer * blocks, rowsPerTask(size * std::min(inner, kColumnBlock)), [&](int64_t b, int64_t e) {
     for (int64_t item = b; item < e; ++item) {
       const int64_t o = item / blocks, i0 = (item % blocks) * kColumnBlock;
       cols(o * size * inner + i0, std::min(kColumnBlock, inner - i0));
