@@ -10,10 +10,10 @@
 // times each all-reduce from call to wait() after a barrier, and reports the median.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../packages/cli/src/launch/machine.ts';
 
 const SIZES_MB = [1, 2, 4, 8, 16, 32, 64];
 
@@ -52,17 +52,6 @@ async function worker(): Promise<void> {
   if (dist.rank === 0) process.stdout.write(`${JSON.stringify(rows)}\n`);
   await dist.world.barrier();
   await dist.destroy();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function job(ranks: number, transport: string): Promise<Row[]> {

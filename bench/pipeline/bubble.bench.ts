@@ -14,10 +14,10 @@
 // Prints a table and writes JSON to $OUT/pipeline-bubble.json (or bench/results/).
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../packages/cli/src/launch/machine.ts';
 import type { Tensor } from '../../packages/core/src/index.ts';
 
 const FORWARD_MS = 10;
@@ -118,17 +118,6 @@ async function worker(job: Job): Promise<void> {
   ps.destroy();
   await dist.world.barrier();
   await dist.destroy();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function runJob(job: Job): Promise<Row[]> {
