@@ -43,6 +43,30 @@ export function timeMs(device: DeviceLike, fn: () => void, options: TimingOption
   return median(times);
 }
 
+/**
+ * The method of bench/kernels/gemm.bench.ts (which set the 807 TFLOP/s ceiling): warm up, let the
+ * clocks recover for `cooldownMs`, then `runs` calls back to back with an event between each pair,
+ * so each call's time is its own while the host enqueues ahead; the median, in milliseconds.
+ */
+export function timeEachMs(device: DeviceLike, fn: () => void, options: { warmup?: number; runs?: number; cooldownMs?: number } = {}): number {
+  const { warmup = 5, runs = 30, cooldownMs = 1500 } = options;
+  for (let i = 0; i < warmup; i++) scope(fn);
+  synchronize(device);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, cooldownMs);
+  const events = Array.from({ length: runs + 1 }, () => new Event(device, { timing: true }));
+  (events[0] as Event).record();
+  scope(() => {
+    for (let i = 0; i < runs; i++) {
+      fn();
+      (events[i + 1] as Event).record();
+    }
+  });
+  (events[runs] as Event).synchronize();
+  const times = Array.from({ length: runs }, (_, i) => (events[i] as Event).elapsedMs(events[i + 1] as Event));
+  for (const e of events) e.dispose();
+  return median(times);
+}
+
 /** Median wall-clock milliseconds of an async fn, synchronizing the device after each run. */
 export async function timeAsyncMs(device: DeviceLike, fn: () => Promise<unknown>, options: TimingOptions = {}): Promise<number> {
   const { warmup = 3, reps = 10 } = options;

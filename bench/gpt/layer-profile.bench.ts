@@ -13,6 +13,7 @@ import {
 } from '../../packages/core/src/index.ts';
 import { type GptConfigName, GPTModel, gptConfig, maskedMeanLoss } from '../../packages/models/src/index.ts';
 import { DistributedDataParallel } from '../../packages/optimizer/src/index.ts';
+import { vocabParallelCrossEntropy } from '../../packages/tensor-parallel/src/index.ts';
 import { timeMs } from '../common/timing.ts';
 
 
@@ -80,15 +81,24 @@ const L = config.numLayers;
 measure('whole decoder layer', L, act(h), (x) => layer.forward(x, attnInputs));
 measure('LayerNorm', 2 * L, act(h), (x) => layer.input_layernorm.forward(x));
 measure('linear qkv (+bias, main grad)', L, act(h), (x) => layer.self_attention.linear_qkv.forward(x).output);
-// Backward of the split concatenates q's gradient with zeros for k and v: the same traffic as training.
-measure('split qkv into q, k, v', L, act(3 * h), (x) => x.reshape(SEQ, batch, heads, 3 * d).split([d, d, d], 3)[0] as Tensor);
-measure('fused attention', L, () => [0, 1, 2].map(() => randn([SEQ, batch, heads, d], { dtype: 'bf16', device: dev })), (q, k, v) => F.attention(q as Tensor, k as Tensor, v as Tensor, { causal: true }));
+// What the layer runs: the fused kernels read q, k, v in place from the qkv projection's output.
+measure('fused attention on packed qkv', L, act(3 * h), (x) => F.attentionPacked(x.reshape(SEQ, batch, heads, 3 * d), { causal: true }));
 measure('linear proj (+bias, main grad)', L, act(h), (x) => layer.self_attention.linear_proj.forward(x).output);
 measure('residual add', 2 * L, () => [...act(h)(), ...act(h)()], (a, b) => (a as Tensor).add(b as Tensor));
-measure('linear fc1 (+bias, main grad)', L, act(h), (x) => layer.mlp.linear_fc1.forward(x).output);
-measure('GELU (tanh)', L, act(4 * h), (x) => x.gelu('tanh'));
-measure('linear fc2 (+bias, main grad)', L, act(4 * h), (x) => layer.mlp.linear_fc2.forward(x).output);
-measure('bias gradient alone: sum over rows of [rows, 4h]', 0, () => [randn([rows, 4 * h], { dtype: 'bf16', device: dev })], (x) => x.sum(0));
+measure('MLP: fc1 + GELU + fc2 fused (+biases, main grads)', L, act(h), (x) => layer.mlp.forward(x));
+const outputLayer = model.output_layer;
+if (!outputLayer) throw new Error('the model has no output layer');
+const labels = randint(0, 50257, [SEQ, batch], { device: dev });
+measure('final LayerNorm', 1, act(h), (x) => (model.decoder.final_layernorm as NonNullable<typeof model.decoder.final_layernorm>).forward(x));
+measure('output layer (tied) + cross entropy', 1, act(h), (x) => vocabParallelCrossEntropy(outputLayer.forward(x, model.outputWeight).output, labels, model.tp));
+// For comparison, not part of the layer's sum: the unfused pieces the fusions replaced.
+const unfused = 0;
+measure('  unfused: split qkv into q, k, v', unfused, act(3 * h), (x) => x.reshape(SEQ, batch, heads, 3 * d).split([d, d, d], 3)[0] as Tensor);
+measure('  unfused: fused attention on split q, k, v', unfused, () => [0, 1, 2].map(() => randn([SEQ, batch, heads, d], { dtype: 'bf16', device: dev })), (q, k, v) => F.attention(q as Tensor, k as Tensor, v as Tensor, { causal: true }));
+measure('  unfused: linear fc1 (+bias, main grad)', unfused, act(h), (x) => layer.mlp.linear_fc1.forward(x).output);
+measure('  unfused: GELU (tanh)', unfused, act(4 * h), (x) => x.gelu('tanh'));
+measure('  unfused: linear fc2 (+bias, main grad)', unfused, act(4 * h), (x) => layer.mlp.linear_fc2.forward(x).output);
+measure('  unfused: bias gradient alone, sum over rows of [rows, 4h]', unfused, () => [randn([rows, 4 * h], { dtype: 'bf16', device: dev })], (x) => x.sum(0));
 
 const ids = randint(0, 50257, [batch, SEQ], { device: dev });
 const mask = tensor(new Float32Array(rows).fill(1), { shape: [batch, SEQ], device: dev });

@@ -84,7 +84,7 @@ function measure(mode: string) {
     const call = (i: number) => {
       const h = bufs[i % sets] as (typeof bufs)[number];
       nb.matmul(h.a, 0, h.b, 0, h.c, 0, h.bias, 0, s.m, s.n, s.k, !!s.transA, !!s.transB, 1, 0, 0, 0,
-        DTYPE_CODES[ab], DTYPE_CODES[c], DTYPE_CODES[c], 1, beta);
+        DTYPE_CODES[ab], DTYPE_CODES[c], DTYPE_CODES[c], 1, beta, 0, 0, 0, 0, 0, 0);
     };
     for (let i = 0; i < WARMUP; i++) call(i);
     nb.synchronize(dev);

@@ -6,6 +6,7 @@ import time
 
 import torch
 
+from timing import timed_each
 from timing import timed_events as timed
 
 
@@ -21,6 +22,8 @@ def main():
         r[f"gemm {n}^3"] = {"ms": ms, "tflops": 2 * n**3 / ms / 1e9}
         ms = timed(lambda: a @ b, reps=10, calls=20)
         r[f"gemm {n}^3 back to back"] = {"ms": ms, "tflops": 2 * n**3 / ms / 1e9}
+        ms = timed_each(lambda: a @ b)
+        r[f"gemm {n}^3 after cool-down"] = {"ms": ms, "tflops": 2 * n**3 / ms / 1e9}
     rows, cols = spec["layernorm"]
     x = torch.randn(rows, cols, device=dev, dtype=torch.bfloat16, requires_grad=True)
     w = torch.ones(cols, device=dev, dtype=torch.bfloat16, requires_grad=True)

@@ -23,6 +23,22 @@ def timed_events(fn, warmup=3, reps=20, calls=1):
     return statistics.median(times)
 
 
+def timed_each(fn, warmup=5, runs=30, cooldown_s=1.5):
+    """bench/common/timing.ts timeEachMs: after a cool-down, `runs` calls back to back with an event
+    between each pair; the median milliseconds of one call."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    time.sleep(cooldown_s)
+    events = [torch.cuda.Event(enable_timing=True) for _ in range(runs + 1)]
+    events[0].record()
+    for i in range(runs):
+        fn()
+        events[i + 1].record()
+    events[-1].synchronize()
+    return statistics.median(events[i].elapsed_time(events[i + 1]) for i in range(runs))
+
+
 def timed_wall(fn, warmup=3, reps=10):
     for _ in range(warmup):
         fn()

@@ -23,6 +23,9 @@ export const BINARY_OPS = {
 export type BinaryOpName = keyof typeof BINARY_OPS;
 
 export const REDUCE_OPS = { sum: 0, mean: 1, max: 2, min: 3 } as const;
+/** matmul's epilogues (csrc/core/kernels.h, GemmEpilogue). */
+export const GEMM_EPILOGUES = { none: 0, geluAux: 1, dgelu: 2, biasGradA: 3 } as const;
+export type GemmEpilogueName = keyof typeof GEMM_EPILOGUES;
 export type ReduceOpName = keyof typeof REDUCE_OPS;
 
 /** Device index in the binding: -1 is the host, 0..N-1 are CUDA devices. */
@@ -155,8 +158,14 @@ export interface NativeBinding {
   dropout(x: Handle, xOff: number, out: Handle, outOff: number, mask: Handle, maskOff: number, n: number, dtype: DTypeCode, p: number, seed: number, counter: number): void;
   /** gx = gy * mask * scale */
   maskedScale(gy: Handle, gyOff: number, mask: Handle, maskOff: number, gx: Handle, gxOff: number, n: number, dtype: DTypeCode, scale: number): void;
-  /** C = alpha * op(A) @ op(B) + beta * C (+ bias); row-major; bias handle 0 for none. */
-  matmul(a: Handle, aOff: number, b: Handle, bOff: number, c: Handle, cOff: number, bias: Handle, biasOff: number, m: number, n: number, k: number, transA: boolean, transB: boolean, batch: number, strideA: number, strideB: number, strideC: number, abDtype: DTypeCode, cDtype: DTypeCode, biasDtype: DTypeCode, alpha: number, beta: number): void;
+  /**
+   * C = alpha * op(A) @ op(B) + beta * C (+ bias); row-major; bias handle 0 for none. `epilogue`
+   * (GEMM_EPILOGUES; 0 for none) adds one of: GELU with its input kept in `aux`; the GELU
+   * backward against `aux` with an optional bias gradient; the row sums of op(A) into `biasGrad`
+   * (csrc/core/kernels.h says exactly). Handles 0 for unused aux / biasGrad.
+   */
+  matmul(a: Handle, aOff: number, b: Handle, bOff: number, c: Handle, cOff: number, bias: Handle, biasOff: number, m: number, n: number, k: number, transA: boolean, transB: boolean, batch: number, strideA: number, strideB: number, strideC: number, abDtype: DTypeCode, cDtype: DTypeCode, biasDtype: DTypeCode, alpha: number, beta: number,
+    epilogue: number, aux: Handle, auxOff: number, biasGrad: Handle, biasGradOff: number, biasGradDtype: DTypeCode): void;
 
   // ---- NCCL (csrc/binding/nccl.cpp, csrc/cuda/nccl.cu; CUDA builds made with NCCL) ----------
   // Every collective first makes the communicator's stream wait for the work queued so far on the

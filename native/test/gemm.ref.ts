@@ -124,7 +124,7 @@ export function runMatmul(d: MatmulData, device: number): number[] {
   const bias = d.bias ? upload(device, cs.biasDtype, d.bias) : 0;
   try {
     nb.matmul(A, cs.offset, B, cs.offset, C, cs.offset, bias, 0, cs.m, cs.n, cs.k, cs.transA, cs.transB, cs.batch,
-      d.strideA, d.strideB, d.strideC, code(cs.ab), code(cs.c), code(cs.biasDtype), cs.alpha, cs.beta);
+      d.strideA, d.strideB, d.strideC, code(cs.ab), code(cs.c), code(cs.biasDtype), cs.alpha, cs.beta, 0, 0, 0, 0, 0, 0);
     return download(C, cs.c, d.c0.length);
   } finally {
     for (const h of [A, B, C, bias]) if (h) nb.free(h);

@@ -50,8 +50,8 @@ describe('matmul (CPU)', () => {
     const A = upload(CPU, 'f32', [1, 2, 3, 4]); // [2, 2]
     const B = upload(CPU, 'f32', [1, 0, 1, 0, 1, 1]); // [2, 3]
     const args = [A, 0, B, 0, C, 0, 0, 0, 2, 3, 2, false, false, 1, 0, 0, 0, code('f32'), code('f32'), code('f32')] as const;
-    nb.matmul(...args, 1, 1);
-    nb.matmul(...args, 1, 1);
+    nb.matmul(...args, 1, 1, 0, 0, 0, 0, 0, 0);
+    nb.matmul(...args, 1, 1, 0, 0, 0, 0, 0, 0);
     expect(download(C, 'f32', 6)).toEqual([3, 5, 7, 7, 9, 15]); // 1 + 2 * (A @ B), A @ B = [[1, 2, 3], [3, 4, 7]]
     for (const h of [A, B, C]) nb.free(h);
   });
@@ -96,7 +96,7 @@ describe('matmul (CPU)', () => {
   it('refuses an output dtype other than the inputs\' or f32', () => {
     const A = upload(CPU, 'bf16', [1]);
     const C = upload(CPU, 'f16', [0]);
-    expect(() => nb.matmul(A, 0, A, 0, C, 0, 0, 0, 1, 1, 1, false, false, 1, 0, 0, 0, code('bf16'), code('f16'), code('f16'), 1, 0))
+    expect(() => nb.matmul(A, 0, A, 0, C, 0, 0, 0, 1, 1, 1, false, false, 1, 0, 0, 0, code('bf16'), code('f16'), code('f16'), 1, 0, 0, 0, 0, 0, 0, 0))
       .toThrow(/output must have the inputs' dtype or be f32/);
     nb.free(A);
     nb.free(C);

@@ -49,6 +49,7 @@ if grep -q "ALL PASSED" "$results/flash-harness.log" 2>/dev/null; then
   fi
 fi
 step native-rows 90 bash -c 'cd native && node --test test/rows.gpu.test.ts'
+step native-epilogue 90 bash -c 'cd native && node --test test/gemm-epilogue.gpu.test.ts'
 step native-index 60 bash -c 'cd native && node --test test/index.gpu.test.ts'
 # If the pipelined row kernels fail their parity tests, the rest runs without them (and says so).
 if grep -q "^native-rows: exit [1-9]" "$results/summary.txt" 2>/dev/null; then
@@ -64,6 +65,8 @@ step bench-gpt 300 env OUT="$results" node --conditions=@tessera/source bench/gp
 step profile-gpt 200 bash -c 'node --conditions=@tessera/source bench/gpt/layer-profile.bench.ts --size "${PROFILE_SIZE:-gpt2-large}" &&
   nsys_bin=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1);
   if [ -n "$nsys_bin" ]; then "$nsys_bin" profile -t cuda --stats=true -f true -o "$RESULTS_DIR/gpt-nsys" node --conditions=@tessera/source bench/gpt/train-step.bench.ts --sizes gpt2 --steps 3 --no-torch > "$RESULTS_DIR/nsys-stats.txt" 2>&1; echo "nsys exit $?"; else echo "no nsys on this machine"; fi'
+# The same block and parts in PyTorch (eager and compiled) and its SDPA backends, for comparison.
+step profile-torch 150 bash -c 'python3 bench/gpt/torch_layer_profile.py "{\"size\": \"${PROFILE_SIZE:-gpt2-large}\"}" | tee "$RESULTS_DIR/torch-layer-profile.json"'
 step bench-core 60 env OUT="$results" node --conditions=@tessera/source bench/core.bench.ts
 step optimizer-gpu 60 bash -c 'cd packages/optimizer && node --conditions=@tessera/source --test src/optim.gpu.test.ts'
 step collectives-nccl 60 bash -c 'cd packages/collectives && node --conditions=@tessera/source --test src/nccl.gpu.test.ts'

@@ -644,10 +644,37 @@ Napi::Value attentionWorkspaceBytes(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// The epilogue arguments of matmul (22..27), checked against the rules in kernels.h.
+void readEpilogue(Args& a, MatmulParams& p) {
+  const int e = a.i32(22);
+  TS_CHECK(e >= 0 && e <= int(GemmEpilogue::BiasGradA), a.op, ": unknown epilogue code ", e);
+  p.epilogue = GemmEpilogue(e);
+  if (p.epilogue == GemmEpilogue::None) return;
+  const char* name = p.epilogue == GemmEpilogue::GeluAux ? "gelu" : p.epilogue == GemmEpilogue::DGelu ? "gelu backward" : "bias gradient";
+  TS_CHECK(p.batch == 1, a.op, ": the ", name, " epilogue needs an unbatched product (batch 1), got batch ", p.batch);
+  p.biasGradDtype = a.dtype(27);
+  checkFloat(a.op, p.biasGradDtype);
+  if (p.epilogue == GemmEpilogue::BiasGradA) {
+    TS_CHECK(!p.bias, a.op, ": the bias gradient epilogue takes no bias");
+    TS_CHECK(a.handle(25) != 0, a.op, ": the bias gradient epilogue needs a biasGrad tensor of ", p.m, " elements");
+    p.biasGrad = a.tensor(25, p.biasGradDtype, p.m);
+    return;
+  }
+  TS_CHECK(p.beta == 0, a.op, ": the ", name, " epilogue needs beta = 0 (it does not accumulate into C)");
+  TS_CHECK(p.cDtype == p.abDtype, a.op, ": the ", name, " epilogue needs the output in the inputs' dtype (",
+           dtypeName(p.abDtype), "), got ", dtypeName(p.cDtype));
+  TS_CHECK(a.handle(23) != 0, a.op, ": the ", name, " epilogue needs an aux tensor [", p.m, ", ", p.n, "] of ", dtypeName(p.cDtype));
+  p.aux = a.tensor(23, p.cDtype, p.m * p.n);
+  if (p.epilogue == GemmEpilogue::DGelu) {
+    TS_CHECK(!p.bias, a.op, ": the gelu backward epilogue takes no bias");
+    p.biasGrad = a.optionalTensor(25, p.biasGradDtype, p.n);
+  }
+}
+
 // matmul(a, aOff, b, bOff, c, cOff, bias, biasOff, m, n, k, transA, transB, batch, strideA, strideB, strideC,
-//        abDtype, cDtype, biasDtype, alpha, beta)
+//        abDtype, cDtype, biasDtype, alpha, beta, epilogue, aux, auxOff, biasGrad, biasGradOff, biasGradDtype)
 Napi::Value matmul(const Napi::CallbackInfo& info) {
-  Args a(info, "matmul", 22);
+  Args a(info, "matmul", 28);
   MatmulParams p;
   p.m = a.i64(8);
   p.n = a.i64(9);
@@ -674,6 +701,7 @@ Napi::Value matmul(const Napi::CallbackInfo& info) {
   p.b = a.tensor(2, p.abDtype, lastB + p.k * p.n);
   p.c = a.tensor(4, p.cDtype, lastC + p.m * p.n);
   p.bias = a.optionalTensor(6, p.biasDtype, p.n);
+  readEpilogue(a, p);
   TS_RUN(matmul, a, p);
   return undef(info);
 }

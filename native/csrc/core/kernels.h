@@ -119,11 +119,23 @@ struct MaskedScaleParams { const void* gy; const uint8_t* mask; void* gx; int64_
 // [m, k], op(B) is [k, n], C is [m, n]; transA means A is stored [k, m], transB means B is [n, k].
 // A and B share abDtype; C may be fp32 while A/B are bf16/f16 (accumulation into a main grad).
 // Accumulation is fp32 (fp64 for f64).
+//
+// An epilogue may follow the product (batch 1 only; see gemm_epilogue.h for the composed form):
+//   GeluAux:   aux = op(A) @ op(B) (+ bias), C = gelu_tanh(aux)            (aux [m, n], C's dtype; beta 0)
+//   DGelu:     C = (alpha * op(A) @ op(B)) * gelu_tanh'(aux); biasGrad[j] = sum_i C[i, j] when
+//              biasGrad is set                                        (aux [m, n], C's dtype; beta 0, no bias)
+//   BiasGradA: biasGrad[i] = sum_k op(A)[i, k], beside the usual product: the bias gradient of
+//              a weight-gradient GEMM (op(A) = gy^T), summed by cuBLASLt as it reads A   (no bias)
+enum class GemmEpilogue : int32_t { None = 0, GeluAux = 1, DGelu = 2, BiasGradA = 3 };
 struct MatmulParams {
   const void* a; const void* b; void* c; const void* bias;
   int64_t m, n, k; bool transA, transB;
   int64_t batch, strideA, strideB, strideC;
   DType abDtype, cDtype, biasDtype; double alpha, beta;
+  GemmEpilogue epilogue = GemmEpilogue::None;
+  void* aux = nullptr;       // GeluAux writes it, DGelu reads it
+  void* biasGrad = nullptr;  // DGelu (optional) and BiasGradA write it
+  DType biasGradDtype = DType::F32;
 };
 
 // Fused causal/full attention (FlashAttention-2 algorithm), CUDA and bf16 only: q [b, sq, h, d],

@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/gemm_epilogue.h"
 #include "core/kernels.h"
 #include "cpu/dispatch.h"
 #include "cpu/gemm_kernel.h"
@@ -140,6 +141,10 @@ void gemmTyped(const MatmulParams& p) {
 }  // namespace
 
 void matmul(const MatmulParams& p) {
+  if (p.epilogue != GemmEpilogue::None) {  // composed from the product and other kernels
+    matmulComposedEpilogue(p, EpilogueKernels{cpu::matmul, cpu::unaryOp, cpu::unaryBackward, cpu::reduce});
+    return;
+  }
   if (p.m == 0 || p.n == 0) return;
   TS_CPU_DISPATCH_FLOAT(p.abDtype, "matmul", [&](auto t_) {
     using scalar_t = TS_TYPE(t_);

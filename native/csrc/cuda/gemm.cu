@@ -4,7 +4,10 @@
 // [c, r] one, which is exactly the transposed operand). Plans (descriptors + the chosen algorithm)
 // are cached per problem key; the bias rides the GEMM's epilogue when cuBLASLt takes it, and a
 // small kernel adds it otherwise. TESSERA_GEMM_AUTOTUNE=1 times the heuristic's top candidates
-// once per key and keeps a clearly faster one (=2 also prints the timings).
+// once per key and keeps a clearly faster one (=2 also prints the timings). The GELU, GELU-backward
+// and bias-gradient epilogues (kernels.h) run inside the GEMM when cuBLASLt has an algorithm for
+// them, else composed from separate kernels (core/gemm_epilogue.h); TESSERA_GEMM_EPILOGUES=0 always
+// composes them (for comparisons).
 #include <cublasLt.h>
 
 #include <algorithm>
@@ -16,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/gemm_epilogue.h"
 #include "core/kernels.h"
 #include "cuda/common.cuh"
 
@@ -74,7 +78,7 @@ void* workspace() {
 }
 
 // ---- plans ------------------------------------------------------------------------------------------
-using Key = std::array<int64_t, 16>;
+using Key = std::array<int64_t, 20>;
 struct KeyHash {
   size_t operator()(const Key& k) const {
     uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields
@@ -88,12 +92,51 @@ struct Plan {
   cublasLtMatrixLayout_t lay[3] = {nullptr, nullptr, nullptr};  // cuBLASLt's A (our B), B (our A), C = D
   cublasLtMatmulAlgo_t algo{};
   bool fusedBias = false;
+  bool fusedEpilogue = false;
   bool ok = false;  // false: cuBLASLt had no algorithm for this combination
 };
 
 void setDesc(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t attr, const void* v, size_t size,
              const MatmulParams& p) {
   check(cublasLtMatmulDescSetAttribute(d, attr, v, size), "cublasLtMatmulDescSetAttribute", p);
+}
+
+// The per-call pointers of a cached plan's epilogue: the bias (or the bias gradient) and the aux buffer.
+void setPointers(cublasLtMatmulDesc_t d, const MatmulParams& p, bool fuseBias, bool fuseEpilogue) {
+  const bool gradOut = fuseEpilogue && (p.epilogue == GemmEpilogue::DGelu || p.epilogue == GemmEpilogue::BiasGradA);
+  const void* bias = gradOut ? p.biasGrad : fuseBias ? p.bias : nullptr;
+  if (bias) setDesc(d, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias), p);
+  if (fuseEpilogue && p.aux) setDesc(d, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &p.aux, sizeof(p.aux), p);
+}
+
+// cuBLASLt's epilogue for the bias and/or our epilogue (read the top of the file for the operand
+// swap): our op(A) is cuBLASLt's B, so its row sums are BGRADB; our C's columns are the rows of
+// cuBLASLt's D, which is what the GELU aux buffer's leading dimension and DGELU_BGRAD's sum follow.
+void setEpilogue(cublasLtMatmulDesc_t d, const MatmulParams& p, bool fuseBias, bool fuseEpilogue) {
+  uint32_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+  DType biasType = p.biasDtype;
+  if (fuseEpilogue) {
+    switch (p.epilogue) {
+      case GemmEpilogue::GeluAux: epilogue = fuseBias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX; break;
+      case GemmEpilogue::DGelu: epilogue = p.biasGrad ? CUBLASLT_EPILOGUE_DGELU_BGRAD : CUBLASLT_EPILOGUE_DGELU; break;
+      case GemmEpilogue::BiasGradA: epilogue = CUBLASLT_EPILOGUE_BGRADB; break;
+      case GemmEpilogue::None: break;
+    }
+    if (p.epilogue == GemmEpilogue::DGelu || p.epilogue == GemmEpilogue::BiasGradA) biasType = p.biasGradDtype;
+    if (p.epilogue == GemmEpilogue::GeluAux || p.epilogue == GemmEpilogue::DGelu) {
+      const int64_t ld = p.n;
+      const int32_t auxType = cudaType(p.cDtype);
+      setDesc(d, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof(ld), p);
+      setDesc(d, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE, &auxType, sizeof(auxType), p);
+    }
+  }
+  setDesc(d, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue), p);
+  const bool hasBias = fuseBias || (fuseEpilogue && p.biasGrad);
+  if (hasBias) {
+    const int32_t type = cudaType(biasType);
+    setDesc(d, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &type, sizeof(type), p);
+  }
+  setPointers(d, p, fuseBias, fuseEpilogue);
 }
 
 cublasLtMatrixLayout_t layout(DType dtype, int64_t rows, int64_t cols, int64_t stride, const MatmulParams& p) {
@@ -178,7 +221,7 @@ int autotune(Plan& plan, const cublasLtMatmulHeuristicResult_t* cands, int count
 
 // Descriptors for the problem and the heuristic's algorithm; plan.ok is false when cuBLASLt has
 // none (e.g. a bias epilogue it does not support for these types).
-Plan makePlan(const MatmulParams& p, bool fuseBias, const void* alpha, const void* beta) {
+Plan makePlan(const MatmulParams& p, bool fuseBias, bool fuseEpilogue, const void* alpha, const void* beta) {
   Plan plan;
   const bool f64 = p.abDtype == DType::F64;
   check(cublasLtMatmulDescCreate(&plan.desc, f64 ? CUBLAS_COMPUTE_64F : CUBLAS_COMPUTE_32F,
@@ -188,14 +231,9 @@ Plan makePlan(const MatmulParams& p, bool fuseBias, const void* alpha, const voi
   const int32_t opB = p.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
   setDesc(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof(opA), p);
   setDesc(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof(opB), p);
-  if (fuseBias) {
-    const uint32_t epilogue = CUBLASLT_EPILOGUE_BIAS;
-    const int32_t biasType = cudaType(p.biasDtype);
-    setDesc(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue), p);
-    setDesc(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &biasType, sizeof(biasType), p);
-    setDesc(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &p.bias, sizeof(p.bias), p);
-  }
+  if (fuseBias || fuseEpilogue) setEpilogue(plan.desc, p, fuseBias, fuseEpilogue);
   plan.fusedBias = fuseBias;
+  plan.fusedEpilogue = fuseEpilogue;
   // Column-major views of the row-major buffers (see the top of the file).
   plan.lay[0] = layout(p.abDtype, p.transB ? p.k : p.n, p.transB ? p.n : p.k, p.strideB, p);
   plan.lay[1] = layout(p.abDtype, p.transA ? p.m : p.k, p.transA ? p.k : p.m, p.strideA, p);
@@ -233,24 +271,28 @@ void destroyPlan(Plan& plan) {
   if (plan.desc) cublasLtMatmulDescDestroy(plan.desc), plan.desc = nullptr;
 }
 
-// The plan for this call: cached per device, shape, strides, dtypes, transposes, bias handling and
-// pointer alignment (cuBLASLt's algorithms depend on all of them).
-const Plan& planFor(const MatmulParams& p, bool wantFusedBias, const void* alpha, const void* beta) {
+// The plan for this call: cached per device, shape, strides, dtypes, transposes, bias and epilogue
+// handling and pointer alignment (cuBLASLt's algorithms depend on all of them). A plan with a fused
+// epilogue may come back with ok == false (no algorithm): the caller composes the epilogue then.
+Plan& planFor(const MatmulParams& p, bool wantFusedBias, bool fuseEpilogue, const void* alpha, const void* beta) {
   static std::unordered_map<Key, Plan, KeyHash> cache;
   const bool batched = p.batch > 1;  // strides only matter then
+  const int64_t epilogue = fuseEpilogue ? int64_t(p.epilogue) | int64_t(p.biasGrad != nullptr) << 4 : 0;
   const Key key = {currentDevice(), p.m, p.n, p.k, p.batch, batched ? p.strideA : 0, batched ? p.strideB : 0,
                    batched ? p.strideC : 0,
                    int64_t(p.transA) | int64_t(p.transB) << 1 | int64_t(wantFusedBias) << 2,
                    int64_t(p.abDtype), int64_t(p.cDtype), wantFusedBias ? int64_t(p.biasDtype) : -1,
-                   alignmentOf(p.a), alignmentOf(p.b), alignmentOf(p.c), wantFusedBias ? alignmentOf(p.bias) : 0};
+                   alignmentOf(p.a), alignmentOf(p.b), alignmentOf(p.c), wantFusedBias ? alignmentOf(p.bias) : 0,
+                   epilogue, fuseEpilogue ? int64_t(p.biasGradDtype) : -1,
+                   fuseEpilogue && p.aux ? alignmentOf(p.aux) : 0, fuseEpilogue && p.biasGrad ? alignmentOf(p.biasGrad) : 0};
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
-  Plan plan = makePlan(p, wantFusedBias, alpha, beta);
-  if (!plan.ok && wantFusedBias) {  // no algorithm with the bias epilogue: plain GEMM + bias kernel
+  Plan plan = makePlan(p, wantFusedBias, fuseEpilogue, alpha, beta);
+  if (!plan.ok && wantFusedBias && !fuseEpilogue) {  // no algorithm with the bias epilogue: plain GEMM + bias kernel
     destroyPlan(plan);
-    plan = makePlan(p, false, alpha, beta);
+    plan = makePlan(p, false, false, alpha, beta);
   }
-  if (!plan.ok) {
+  if (!plan.ok && !fuseEpilogue) {
     destroyPlan(plan);
     throw Error(strcat("cublasLtMatmulAlgoGetHeuristic found no algorithm for ", describe(p)));
   }
@@ -294,9 +336,45 @@ void epilogue(const MatmulParams& p, const double* prod, double alpha, double be
   });
 }
 
+bool epiloguesEnabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("TESSERA_GEMM_EPILOGUES");
+    return !(v && v[0] == '0');
+  }();
+  return on;
+}
+
+// Runs p with its epilogue inside the GEMM; false when cuBLASLt cannot (then nothing was enqueued).
+bool fusedEpilogueMatmul(const MatmulParams& p) {
+  if (!epiloguesEnabled() || p.m == 0 || p.n == 0 || p.k == 0 || p.batch != 1) return false;
+  if (p.abDtype != DType::BF16 && p.abDtype != DType::F16) return false;
+  const bool aux = p.epilogue == GemmEpilogue::GeluAux || p.epilogue == GemmEpilogue::DGelu;
+  // cuBLASLt wants the aux buffer's leading dimension a multiple of 8 and 16-byte aligned vectors.
+  if (aux && (p.n % 8 != 0 || alignmentOf(p.aux) < 16)) return false;
+  if (p.biasGrad && alignmentOf(p.biasGrad) < 16) return false;
+  const bool fuseBias = p.bias != nullptr;
+  if (fuseBias && (p.biasDtype != p.cDtype || alignmentOf(p.bias) < 16)) return false;
+  const float alpha = float(p.alpha), beta = float(p.beta);
+  Plan& plan = planFor(p, fuseBias, true, &alpha, &beta);
+  if (!plan.ok) return false;
+  setPointers(plan.desc, p, fuseBias, true);
+  const cublasStatus_t s = runPlan(plan, p, p.c, &alpha, &beta);
+  if (s == CUBLAS_STATUS_NOT_SUPPORTED) {  // refused at launch: remember, and compose from now on
+    plan.ok = false;
+    return false;
+  }
+  check(s, "cublasLtMatmul", p);
+  return true;
+}
+
 }  // namespace
 
 void matmul(const MatmulParams& p) {
+  if (p.epilogue != GemmEpilogue::None) {
+    if (!fusedEpilogueMatmul(p))
+      matmulComposedEpilogue(p, EpilogueKernels{cuda::matmul, cuda::unaryOp, cuda::unaryBackward, cuda::reduce});
+    return;
+  }
   if (p.m == 0 || p.n == 0) return;
   if (p.k == 0) {  // no product: C = beta * C + bias
     epilogue(p, nullptr, 0.0, p.beta, p.bias);
@@ -334,9 +412,8 @@ void matmul(const MatmulParams& p) {
   // cuBLASLt's bias must have D's type (bar fp8/int8 cases), and users have reported failures
   // below 16-byte alignment. Any other bias is added by the epilogue kernel.
   const bool wantFused = p.bias && p.biasDtype == p.cDtype && alignmentOf(p.bias) >= 16;
-  const Plan& plan = planFor(p, wantFused, alpha, beta);
-  if (plan.fusedBias)
-    setDesc(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &p.bias, sizeof(p.bias), p);
+  const Plan& plan = planFor(p, wantFused, false, alpha, beta);
+  if (plan.fusedBias) setPointers(plan.desc, p, true, false);
   check(runPlan(plan, p, p.c, alpha, beta), "cublasLtMatmul", p);
   if (p.bias && !plan.fusedBias) epilogue(p, nullptr, 0.0, 1.0, p.bias);
 }

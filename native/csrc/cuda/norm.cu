@@ -1,5 +1,7 @@
 // CUDA LayerNorm (rms = false) and RMSNorm (rms = true) over the last dimension, + backward, with
 // the CPU kernel's math (cpu/norm.cpp): fp32 statistics (fp64 for f64), two-pass variance.
+// bf16/f16/f32 rows in 16-byte packs of up to a few thousand columns first go to the warp-row
+//   kernels of norm_warp.cu (TESSERA_NORM_WARP=0 turns them off); the rest come here.
 // 16-bit rows in 16-byte packs (up to 16384 columns forward, 8192 backward) take persistent,
 //   pipelined kernels instead (rows.cuh): cp.async keeps 3 rows per slot in flight in shared memory.
 // Forward: the row stays in registers between the statistics and the output pass (one warp per
@@ -10,35 +12,12 @@
 //   and a second kernel adds the partial rows. Both orders are fixed: gw/gb are deterministic.
 #include <algorithm>
 
-#include "core/kernels.h"
-#include "core/ops.h"
-#include "cuda/rows.cuh"
+#include "cuda/norm.cuh"
 
 namespace ts::cuda {
 namespace {
 using namespace rows;
-
-template <typename T, typename W>
-struct Fwd {
-  const T* x; const W* w; const W* b; T* y; float* mean; float* rstd;
-  int64_t rows; int64_t cols; double eps; bool rms;
-};
-
-template <typename T, typename W>
-struct Bwd {
-  const T* gy; const T* x; const W* w; const float* mean; const float* rstd; T* gx;
-  int64_t rows; int64_t cols; bool rms;
-};
-
-// y = (x - mean) * rstd * w + b for N consecutive columns starting at c (v holds x on entry).
-template <int N, typename W, typename C>
-__device__ __forceinline__ void affine(C* v, const W* w, const W* b, int64_t c, C mean, C rstd) {
-  C wv[N], bv[N];
-  if (w) loadPack<N>(w + c, wv);
-  if (b) loadPack<N>(b + c, bv);
-#pragma unroll
-  for (int i = 0; i < N; ++i) v[i] = (v[i] - mean) * rstd * (w ? wv[i] : C(1)) + (b ? bv[i] : C(0));
-}
+using namespace norms;
 
 // 16-bit packed rows of up to 16 elements a thread ask for at most 40 registers (3 blocks of 512
 // threads per multiprocessor), so the compiler keeps the row packed instead of holding fp32 copies.
@@ -541,24 +520,15 @@ void dispatchNorm(DType dtype, DType wDtype, const char* what, const F& f) {
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// A stream-ordered scratch buffer (none for 0 bytes), freed stream-ordered when it goes out of scope.
-struct Scratch {
-  cudaStream_t stream;
-  void* p = nullptr;
-  Scratch(size_t bytes, cudaStream_t s) : stream(s) {
-    if (bytes) TS_CUDA_CHECK(cudaMallocAsync(&p, bytes, s), "normBackward (scratch)");
-  }
-  ~Scratch() {
-    if (p) cudaFreeAsync(p, stream);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
-
 }  // namespace
 
+void norms::sumPartialRows(const float* partW, const float* partB, int64_t parts, int64_t cols, float* gw, float* gb,
+                           cudaStream_t s) {
+  columnSums<float>(partW, partB, parts, cols, gw, gb, s);
+}
+
 void norm(const NormParams& p) {
-  if (p.rows == 0) return;
+  if (p.rows == 0 || norms::warpRowsNorm(p)) return;
   dispatchNorm(p.dtype, p.wDtype, "norm", [&](auto tx, auto tw) {
     using T = TS_TYPE(tx);
     using W = TS_TYPE(tw);
@@ -598,6 +568,7 @@ void normBackward(const NormBackwardParams& p) {
     if (p.gb) TS_CUDA_CHECK(cudaMemsetAsync(p.gb, 0, size_t(p.cols) * sizeof(float), s), "normBackward");
     return;
   }
+  if (norms::warpRowsNormBackward(p)) return;
   const bool sums = p.gw || p.gb;
   dispatchNorm(p.dtype, p.wDtype, "normBackward", [&](auto tx, auto tw) {
     using T = TS_TYPE(tx);

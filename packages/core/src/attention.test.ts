@@ -1,8 +1,9 @@
 // F.attention on the CPU (the composed path) against attention written out with plain ops, and its
-// argument checks. The fused CUDA kernels are compared with this path in attention.gpu.test.ts.
+// argument checks; F.attentionPacked against splitting its qkv and calling F.attention. The fused
+// CUDA kernels are compared with these paths in attention.gpu.test.ts.
 import { describe, expect, it } from 'vitest';
 import { type DType, F, scope, type Tensor, tensor } from './index.ts';
-import { relativeError, seeded } from '../test/helpers.ts';
+import { gradcheck, relativeError, seeded } from '../test/helpers.ts';
 
 /** softmax(scale Q Kᵀ + causal -inf) V written with basic ops, q [sq, b, h, d]. */
 function reference(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean): Tensor {
@@ -62,6 +63,70 @@ describe('F.attention (composed path)', () => {
       expect(() => F.attention(q.reshape(4, 2, 8), k, v)).toThrow(/q must be \[s, b, heads, d\]/);
       expect(() => F.attention(q, k.reshape(4, 1, 1, 16), v)).toThrow(/k and v must be \[sk, 1, 2, 8\]/);
       expect(() => F.attention(q, k, v, { implementation: 'fused' })).toThrow(/fused kernels cannot run: it runs on CUDA only/);
+    });
+  });
+});
+
+describe('F.attentionPacked (composed path)', () => {
+  /** qkv [s, b, h, 3d]: each head's row is [q | k | v]. */
+  function packedInput(s: number, b: number, h: number, d: number, dtype: DType): Tensor {
+    return tensor(seeded(s * b * h * 3 * d, 5, -2, 2), { shape: [s, b, h, 3 * d], dtype, requiresGrad: true });
+  }
+
+  /** The output and the gradient of a fresh qkv under a fixed random weighting of the output. */
+  function outputAndGrad(f: (qkv: Tensor) => Tensor, qkv: Tensor): number[][] {
+    const out = f(qkv);
+    const w = tensor(seeded(out.numel, 11), { shape: [...out.shape], dtype: out.dtype });
+    out.mul(w).sum().backward();
+    return [out.toArray(), (qkv.grad as Tensor).toArray()];
+  }
+
+  /** The unpacked route: split the heads' rows into q, k, v and call F.attention. */
+  function splitThenAttention(qkv: Tensor, o: { scale?: number; causal?: boolean }): Tensor {
+    const d = (qkv.shape[3] as number) / 3;
+    const [q, k, v] = qkv.split([d, d, d], 3) as [Tensor, Tensor, Tensor];
+    return F.attention(q, k, v, o);
+  }
+
+  for (const causal of [true, false]) {
+    it(`equals split + F.attention, output and gradient: ${causal ? 'causal' : 'full'}`, () => {
+      scope(() => {
+        const got = outputAndGrad((t) => F.attentionPacked(t, { scale: 0.3, causal }), packedInput(5, 2, 3, 4, 'f32'));
+        const want = outputAndGrad((t) => splitThenAttention(t, { scale: 0.3, causal }), packedInput(5, 2, 3, 4, 'f32'));
+        expect(got[0]).toEqual(want[0]);
+        expect(got[1]).toEqual(want[1]);
+      });
+    });
+  }
+
+  it('matches attention from basic ops (gradcheck in f64)', () => {
+    scope(() => {
+      const qkv = tensor(seeded(3 * 2 * 2 * 3 * 2, 7), { shape: [3, 2, 2, 6], dtype: 'f64', requiresGrad: true });
+      const w = tensor(seeded(3 * 2 * 2 * 2, 9), { shape: [3, 2, 2, 2], dtype: 'f64' });
+      gradcheck((t) => F.attentionPacked(t, { causal: true }).mul(w).sum(), [qkv]);
+      const [q, k, v] = qkv.split([2, 2, 2], 3) as [Tensor, Tensor, Tensor];
+      const got = F.attentionPacked(qkv, { causal: true }).toArray();
+      // reference() computes in fp32.
+      expect(relativeError(got, reference(q, k, v, 1 / Math.sqrt(2), true).toArray())).toBeLessThan(1e-6);
+    });
+  });
+
+  it('takes [s, b, heads * 3d] with heads, and defaults the scale to 1 / sqrt(d)', () => {
+    scope(() => {
+      const qkv = packedInput(4, 1, 2, 16, 'f32');
+      const got = F.attentionPacked(qkv.reshape(4, 1, 2 * 48), { heads: 2 });
+      expect(got.shape).toEqual([4, 1, 2, 16]);
+      expect(got.toArray()).toEqual(splitThenAttention(qkv, { scale: 0.25 }).toArray());
+    });
+  });
+
+  it('refuses bad shapes and says why the fused kernels cannot run', () => {
+    scope(() => {
+      const qkv = packedInput(4, 1, 2, 8, 'f32');
+      expect(() => F.attentionPacked(qkv.reshape(4, 2, 24, 1))).toThrow(/qkv must be \[s, b, heads, 3 \* d\]/);
+      expect(() => F.attentionPacked(qkv.reshape(4, 1, 48))).toThrow(/needs heads/);
+      expect(() => F.attentionPacked(qkv, { heads: 3 })).toThrow(/heads 3 does not match/);
+      expect(() => F.attentionPacked(qkv, { implementation: 'fused' })).toThrow(/fused kernels cannot run: it runs on CUDA only/);
     });
   });
 });

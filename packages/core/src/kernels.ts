@@ -3,6 +3,8 @@
 import {
   BINARY_OPS,
   type BinaryOpName,
+  GEMM_EPILOGUES,
+  type GemmEpilogueName,
   REDUCE_OPS,
   type ReduceOpName,
   UNARY_OPS,
@@ -363,11 +365,20 @@ export interface GemmOptions {
   alpha?: number;
   beta?: number;
   bias?: Tensor;
+  /**
+   * Work done by the GEMM's epilogue (unbatched products; native/csrc/core/kernels.h):
+   * 'geluAux': `aux` = the product (+ bias), C = gelu_tanh(aux);
+   * 'dgelu': C = product * gelu_tanh'(aux), `biasGrad` (optional) = C's column sums;
+   * 'biasGradA': `biasGrad` = the row sums of op(A) (a weight-gradient GEMM's bias gradient).
+   */
+  epilogue?: GemmEpilogueName;
+  aux?: Tensor;
+  biasGrad?: Tensor;
 }
 
 /** C = alpha * op(A) @ op(B) + beta * C (+ bias), row-major, into `c` ([batch, m, n]). */
 export function gemm(a: Tensor, b: Tensor, c: Tensor, m: number, n: number, k: number, o: GemmOptions = {}): Tensor {
-  sameDevice('matmul', a, b, c, ...(o.bias ? [o.bias] : []));
+  sameDevice('matmul', a, b, c, ...[o.bias, o.aux, o.biasGrad].filter((t): t is Tensor => t !== undefined));
   if (a.dtype !== b.dtype) throw new Error(`matmul: dtypes differ (${a.dtype} and ${b.dtype}); cast one with .to()`);
   const batch = o.batch ?? 1;
   nb.matmul(
@@ -375,6 +386,8 @@ export function gemm(a: Tensor, b: Tensor, c: Tensor, m: number, n: number, k: n
     m, n, k, o.transA ?? false, o.transB ?? false, batch,
     o.strideA ?? m * k, o.strideB ?? k * n, o.strideC ?? m * n,
     code(a.dtype), code(c.dtype), code(o.bias?.dtype ?? c.dtype), o.alpha ?? 1, o.beta ?? 0,
+    GEMM_EPILOGUES[o.epilogue ?? 'none'], o.aux?.handle ?? NONE, o.aux?.offset ?? 0,
+    o.biasGrad?.handle ?? NONE, o.biasGrad?.offset ?? 0, code(o.biasGrad?.dtype ?? c.dtype),
   );
   return c;
 }

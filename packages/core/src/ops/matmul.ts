@@ -111,6 +111,28 @@ export function bmm(a: Tensor, b: Tensor): Tensor {
   return MatmulBatchedFn(a, b);
 }
 
+/**
+ * The weight gradient gy^T x of a [rows, out] x [rows, in] pair: into the parameter's fp32 main
+ * grad when it has one (gradient-accumulation fusion; returns null), else as a new tensor. With
+ * `biasGrad` the same GEMM also writes gy's column sums (the bias gradient) as it reads gy.
+ */
+function weightGradient(leaf: Tensor, weight: Tensor, gy: Tensor, x: Tensor, biasGrad: Tensor | undefined): Tensor | null {
+  const [rows, out] = gy.shape as [number, number];
+  const inF = x.shape[1] as number;
+  const epilogue = biasGrad ? { epilogue: 'biasGradA' as const, biasGrad } : {};
+  if (leaf.mainGrad && leaf.isLeaf) {
+    k.gemm(gy, x, leaf.mainGrad, out, inF, rows, { transA: true, beta: 1, ...epilogue });
+    runPostAccumulateHooks(leaf);
+    return null;
+  }
+  return k.gemm(gy, x, k.empty([out, inF], weight.dtype, weight.device), out, inF, rows, { transA: true, ...epilogue });
+}
+
+/** gy's column sums, the bias gradient, in gy's dtype. */
+function biasGradient(gy: Tensor): Tensor {
+  return k.reduce('sum', gy, 0, false, gy.dtype).values;
+}
+
 const LinearFn = defineFunction({
   name: 'linear',
   forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | undefined) {
@@ -129,19 +151,11 @@ const LinearFn = defineFunction({
     const g2 = view(gy, [rows, out]);
     const x2 = view(x, [rows, inF]);
     const gx = ctx.needsInputGrad[0] ? view(k.gemm(g2, weight, k.empty([rows, inF], x.dtype, x.device), rows, inF, out), x.shape) : null;
-    let gw = null;
-    if (ctx.needsInputGrad[1]) {
-      const leaf = ctx.weightLeaf as Tensor;
-      if (leaf.mainGrad && leaf.isLeaf) {
-        // Gradient-accumulation fusion: the weight-gradient GEMM adds straight into the fp32 main grad.
-        k.gemm(g2, x2, leaf.mainGrad, out, inF, rows, { transA: true, beta: 1 });
-        runPostAccumulateHooks(leaf);
-      } else {
-        gw = k.gemm(g2, x2, k.empty([out, inF], weight.dtype, weight.device), out, inF, rows, { transA: true });
-      }
-    }
-    const gb = ctx.needsInputGrad[2] ? k.reduce('sum', g2, 0, false, gy.dtype).values : null;
-    return [gx, gw, gb];
+    // The bias gradient rides in the weight-gradient GEMM when there is one.
+    const wantBias = ctx.needsInputGrad[2];
+    const gb = wantBias && ctx.needsInputGrad[1] ? k.empty([out], gy.dtype, gy.device) : null;
+    const gw = ctx.needsInputGrad[1] ? weightGradient(ctx.weightLeaf as Tensor, weight, g2, x2, gb ?? undefined) : null;
+    return [gx, gw, gb ?? (wantBias ? biasGradient(g2) : null)];
   },
 });
 
@@ -159,4 +173,68 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     if (bias.dtype !== x.dtype) throw new Error(`linear: the bias is ${bias.dtype} but the input is ${x.dtype}`);
   }
   return LinearFn(x, weight, bias);
+}
+
+// fc2(gelu_tanh(fc1(x))). The GELU rides in fc1's GEMM epilogue (which keeps its input for
+// backward), and its backward, with fc1's bias gradient, in the GEMM that carries the gradient back
+// through fc2's weight, so the activation never takes a pass of its own; the bias gradients ride in
+// the weight-gradient GEMMs. Numbers equal linear -> gelu('tanh') -> linear.
+const LinearGeluLinearFn = defineFunction({
+  name: 'linearGeluLinear',
+  forward(ctx, x: Tensor, w1: Tensor, b1: Tensor | undefined, w2: Tensor, b2: Tensor | undefined) {
+    const [ffn, inF] = w1.shape as [number, number];
+    const out = w2.shape[0] as number;
+    const rows = x.numel / inF;
+    const pre = k.empty([rows, ffn], x.dtype, x.device);
+    const act = k.gemm(view(x, [rows, inF]), w1, k.empty([rows, ffn], x.dtype, x.device), rows, ffn, inF, { transB: true, bias: b1, epilogue: 'geluAux', aux: pre });
+    const y = k.gemm(act, w2, k.empty([rows, out], x.dtype, x.device), rows, out, ffn, { transB: true, bias: b2 });
+    ctx.saveForBackward(x, w1, w2, pre, act);
+    ctx.weightLeaves = [w1, w2]; // the saved copies are aliases without mainGrad
+    return view(y, [...x.shape.slice(0, -1), out]);
+  },
+  backward(ctx, gy) {
+    const [x, w1, w2, pre, act] = ctx.savedTensors as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const [leaf1, leaf2] = ctx.weightLeaves as [Tensor, Tensor];
+    const [needX, needW1, needB1, needW2, needB2] = ctx.needsInputGrad as boolean[];
+    const [ffn, inF] = w1.shape as [number, number];
+    const out = w2.shape[0] as number;
+    const rows = x.numel / inF;
+    const g2 = view(gy, [rows, out]);
+    const gb2 = needB2 && needW2 ? k.empty([out], gy.dtype, gy.device) : null;
+    const gw2 = needW2 ? weightGradient(leaf2, w2, g2, act, gb2 ?? undefined) : null;
+    const b2Grad = gb2 ?? (needB2 ? biasGradient(g2) : null);
+    if (!needX && !needW1 && !needB1) return [null, null, null, gw2, b2Grad];
+    const gb1 = needB1 ? k.empty([ffn], gy.dtype, gy.device) : undefined;
+    const gPre = k.gemm(g2, w2, k.empty([rows, ffn], gy.dtype, gy.device), rows, ffn, out, { epilogue: 'dgelu', aux: pre, biasGrad: gb1 });
+    const gw1 = needW1 ? weightGradient(leaf1, w1, gPre, view(x, [rows, inF]), undefined) : null;
+    const gx = needX ? view(k.gemm(gPre, w1, k.empty([rows, inF], x.dtype, x.device), rows, inF, ffn), x.shape) : null;
+    return [gx, gw1, gb1 ?? null, gw2, b2Grad];
+  },
+});
+
+function checkBias(name: string, bias: Tensor | undefined, size: number, x: Tensor): void {
+  if (!bias) return;
+  bias._check();
+  if (bias.rank !== 1 || bias.shape[0] !== size) throw new Error(`linearGeluLinear: ${name} must be [${size}], got ${bias.describe()}`);
+  if (bias.dtype !== x.dtype) throw new Error(`linearGeluLinear: ${name} is ${bias.dtype} but the input is ${x.dtype}`);
+  if (bias.device !== x.device) throw new Error(`linearGeluLinear: ${name} is on ${bias.device} but the input is on ${x.device}`);
+}
+
+/**
+ * gelu_tanh(x @ w1^T + b1) @ w2^T + b2 for x [..., in], w1 [ffn, in], b1 [ffn], w2 [out, ffn],
+ * b2 [out] (both biases optional): a GPT MLP with the activation fused into its GEMMs (CUDA, when
+ * cuBLASLt has the epilogues; the same numbers composed elsewhere).
+ */
+export function linearGeluLinear(x: Tensor, w1: Tensor, b1: Tensor | undefined, w2: Tensor, b2?: Tensor): Tensor {
+  checkOperands('linearGeluLinear', x, w1);
+  checkOperands('linearGeluLinear', x, w2);
+  if (w1.rank !== 2 || w2.rank !== 2) throw new Error(`linearGeluLinear: the weights must be 2-D, got ${w1.describe()} and ${w2.describe()}`);
+  const [ffn, inF] = w1.shape as [number, number];
+  if (x.rank === 0 || x.shape[x.rank - 1] !== inF) {
+    throw new Error(`linearGeluLinear: the input ${shapeString(x.shape)} must end in ${inF} (w1 ${shapeString(w1.shape)})`);
+  }
+  if (w2.shape[1] !== ffn) throw new Error(`linearGeluLinear: w2 must be [out, ${ffn}] to follow w1 ${shapeString(w1.shape)}, got ${w2.describe()}`);
+  checkBias('b1', b1, ffn, x);
+  checkBias('b2', b2, w2.shape[0] as number, x);
+  return LinearGeluLinearFn(x, w1, b1, w2, b2);
 }

@@ -1,8 +1,9 @@
 // Self-attention (Megatron-Core's SelfAttention with the local spec): a column-parallel fused QKV
 // projection whose rows are grouped per query group ([q heads of the group | k | v] for each
 // group, each TP rank holding whole groups), RoPE on q and k, core attention (optionally
-// recomputed in backward), and a row-parallel output projection.
-import { checkpoint, Module, scope, type Tensor } from '@tessera/core';
+// recomputed in backward), and a row-parallel output projection. Multi-head attention without
+// RoPE, bias or dropout under the causal mask alone attends on the projection's output directly.
+import { checkpoint, F, Module, scope, type Tensor } from '@tessera/core';
 import { ColumnParallelLinear, initNormal, RowParallelLinear, scaledInitNormal } from '@tessera/tensor-parallel';
 import type { BuildContext } from './build-context.ts';
 import { coreAttention } from './core-attention.ts';
@@ -55,6 +56,15 @@ export class SelfAttention extends Module {
       const d = c.kvChannels;
       const qPerGroup = this.headsPerRank / this.groupsPerRank;
       const grouped = mixed.reshape(s, b, this.groupsPerRank, (qPerGroup + 2) * d);
+      const dropout = this.training ? c.attentionDropout : 0;
+      const recompute = this.recomputeCoreAttention && this.training;
+      if (qPerGroup === 1 && !inputs.rotary && inputs.causalOnly && !inputs.alibi && dropout === 0) {
+        // Multi-head attention on coreAttention's F.attention path: each head's row is [q | k | v],
+        // which attentionPacked reads in place (no split here, no concatenation in backward).
+        const run = (qkv: Tensor) => F.attentionPacked(qkv, { scale: 1 / Math.sqrt(d), causal: true }).reshape(s, b, this.headsPerRank * d);
+        const context = recompute ? checkpoint(run, grouped) : run(grouped);
+        return this.linear_proj.forward(context).output;
+      }
       const [qg, k0, v] = grouped.split([qPerGroup * d, d, d], 3) as [Tensor, Tensor, Tensor];
       let q = qg.reshape(s, b, this.headsPerRank, d);
       let k = k0;
@@ -62,14 +72,14 @@ export class SelfAttention extends Module {
         q = applyRotary(q, inputs.rotary);
         k = applyRotary(k, inputs.rotary);
       }
-      const opts = { scale: 1 / Math.sqrt(d), softmaxInFp32: c.attentionSoftmaxInFp32, dropout: this.training ? c.attentionDropout : 0, tp, causalOnly: inputs.causalOnly };
+      const opts = { scale: 1 / Math.sqrt(d), softmaxInFp32: c.attentionSoftmaxInFp32, dropout, tp, causalOnly: inputs.causalOnly };
       const extras = [inputs.mask, inputs.alibi].filter((t): t is Tensor => t !== undefined);
       const run = (qq: Tensor, kk: Tensor, vv: Tensor, ...rest: Tensor[]) => {
         const mask = inputs.mask ? rest.shift() : undefined;
         const alibi = inputs.alibi ? rest.shift() : undefined;
         return coreAttention(qq, kk, vv, mask, alibi, opts);
       };
-      const context = this.recomputeCoreAttention && this.training ? checkpoint(run, q, k, v, ...extras) : run(q, k, v, ...extras);
+      const context = recompute ? checkpoint(run, q, k, v, ...extras) : run(q, k, v, ...extras);
       return this.linear_proj.forward(context).output;
     });
   }

@@ -1,6 +1,8 @@
 // The MLP: a column-parallel fc1 (for SwiGLU holding [gate; up], interleaved so each TP rank keeps
-// its gate rows then its up rows), the activation, and a row-parallel fc2.
-import { Module, scope, type Tensor } from '@tessera/core';
+// its gate rows then its up rows), the activation, and a row-parallel fc2. With GELU the two GEMMs
+// and the activation run as one fused function between the layers' TP mappings (Megatron's
+// bias-activation fusion, carried into the GEMM epilogues); at TP = 1 fc2's bias joins it too.
+import { F, Module, scope, type Tensor } from '@tessera/core';
 import { ColumnParallelLinear, initNormal, RowParallelLinear, scaledInitNormal } from '@tessera/tensor-parallel';
 import type { BuildContext } from './build-context.ts';
 
@@ -24,14 +26,20 @@ export class Mlp extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (!this.ctx.config.swiglu) return scope(() => this.#geluFused(x));
     return scope(() => {
-      const h = this.linear_fc1.forward(x).output;
-      let act: Tensor;
-      if (this.ctx.config.swiglu) {
-        const [gate, up] = h.chunk(2, -1) as [Tensor, Tensor];
-        act = gate.silu().mul(up);
-      } else act = h.gelu('tanh'); // Megatron's bias_gelu: bias added by fc1, tanh approximation
-      return this.linear_fc2.forward(act).output;
+      const [gate, up] = this.linear_fc1.forward(x).output.chunk(2, -1) as [Tensor, Tensor];
+      return this.linear_fc2.forward(gate.silu().mul(up)).output;
     });
+  }
+
+  /** fc2(gelu_tanh(fc1(x))) (Megatron's bias_gelu: tanh approximation) with the activation inside the GEMMs. */
+  #geluFused(x: Tensor): Tensor {
+    const fc1 = this.linear_fc1;
+    const fc2 = this.linear_fc2;
+    const w1 = fc1.weight as Tensor;
+    const b1 = fc1.bias;
+    if (fc2.tp.size === 1) return F.linearGeluLinear(fc1.enterRegion(x), w1, b1, fc2.weight, fc2.bias);
+    return fc2.exitRegion(F.linearGeluLinear(fc1.enterRegion(x), w1, b1, fc2.weight));
   }
 }

@@ -69,13 +69,20 @@ export class ColumnParallelLinear extends Module {
     if (weight.shape[0] !== this.outPerPartition || weight.shape[1] !== this.inFeatures) {
       throw new Error(`ColumnParallelLinear: the weight must be [${this.outPerPartition}, ${this.inFeatures}], got ${weight.describe()}`);
     }
-    const tp = this.tp;
     const addBias = this.skipBiasAdd ? undefined : this.bias;
     const output = scope(() => {
-      const input = tp.sequenceParallel ? gatherFromSequenceParallelRegion(x, tp, true) : copyToTensorParallelRegion(x, tp);
-      const partial = F.linear(input, weight, addBias); // weight-gradient GEMM accumulates into mainGrad when set
-      return this.gatherOutput ? gatherFromTensorParallelRegion(partial, tp) : partial;
+      const partial = F.linear(this.enterRegion(x), weight, addBias); // weight-gradient GEMM accumulates into mainGrad when set
+      return this.gatherOutput ? gatherFromTensorParallelRegion(partial, this.tp) : partial;
     });
     return { output, bias: this.skipBiasAdd ? this.bias : undefined };
+  }
+
+  /**
+   * The input as this layer's GEMM takes it: through "f" into the TP region, or gathered along the
+   * sequence with sequence parallelism. For fusions that run this layer's GEMM themselves.
+   */
+  enterRegion(x: Tensor): Tensor {
+    const tp = this.tp;
+    return tp.sequenceParallel ? gatherFromSequenceParallelRegion(x, tp, true) : copyToTensorParallelRegion(x, tp);
   }
 }

@@ -57,10 +57,19 @@ export class RowParallelLinear extends Module {
       const input = this.inputIsParallel ? x : scatterToTensorParallelRegion(x, tp);
       // One device: nothing to reduce, so the bias can ride in the GEMM's epilogue.
       if (tp.size === 1) return F.linear(input, this.weight, this.skipBiasAdd ? undefined : this.bias);
-      const partial = F.linear(input, this.weight);
-      const reduced = tp.sequenceParallel ? reduceScatterToSequenceParallelRegion(partial, tp) : reduceFromTensorParallelRegion(partial, tp);
-      return this.bias && !this.skipBiasAdd ? reduced.add(this.bias) : reduced;
+      return this.exitRegion(F.linear(input, this.weight));
     });
     return { output, bias: this.skipBiasAdd ? this.bias : undefined };
+  }
+
+  /**
+   * This rank's partial product x_slice @ A_slice^T made whole: summed over the TP ranks ("g"), or
+   * reduce-scattered along the sequence, then the bias added (unless skipBiasAdd). For fusions
+   * that run this layer's GEMM themselves (at TP = 1 they may fuse the bias instead).
+   */
+  exitRegion(partial: Tensor): Tensor {
+    const tp = this.tp;
+    const reduced = tp.sequenceParallel ? reduceScatterToSequenceParallelRegion(partial, tp) : reduceFromTensorParallelRegion(partial, tp);
+    return this.bias && !this.skipBiasAdd ? reduced.add(this.bias) : reduced;
   }
 }
