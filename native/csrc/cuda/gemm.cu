@@ -93,6 +93,7 @@ struct Plan {
   cublasLtMatmulAlgo_t algo{};
   bool fusedBias = false;
   bool fusedEpilogue = false;
+  bool reported = false;  // TESSERA_GEMM_EPILOGUES=2 printed this plan's outcome
   bool ok = false;  // false: cuBLASLt had no algorithm for this combination
 };
 
@@ -258,6 +259,9 @@ Plan makePlan(const MatmulParams& p, bool fuseBias, bool fuseEpilogue, const voi
                                                     plan.lay[2], pref, kCandidates, cands, &count);
   cublasLtMatmulPreferenceDestroy(pref);
   if (s == CUBLAS_STATUS_NOT_SUPPORTED || (s == CUBLAS_STATUS_SUCCESS && count == 0)) return plan;
+  // A combination cuBLASLt rejects outright (e.g. an epilogue it has no kernels for at these
+  // types) leaves a fused epilogue to the composed path rather than failing the product.
+  if (fuseEpilogue && s != CUBLAS_STATUS_SUCCESS) return plan;
   check(s, "cublasLtMatmulAlgoGetHeuristic", p);
   plan.ok = true;
   plan.algo = cands[0].algo;  // the heuristic's estimate of the fastest
@@ -336,16 +340,39 @@ void epilogue(const MatmulParams& p, const double* prod, double alpha, double be
   });
 }
 
-bool epiloguesEnabled() {
-  static const bool on = [] {
+// TESSERA_GEMM_EPILOGUES: unset/1 fuse when cuBLASLt can, 0 always compose, 2 fuse and print to
+// stderr, once per plan, whether each epilogue was fused or composed.
+int epilogueLevel() {
+  static const int level = [] {
     const char* v = std::getenv("TESSERA_GEMM_EPILOGUES");
-    return !(v && v[0] == '0');
+    return v && (v[0] == '0' || v[0] == '2') ? v[0] - '0' : 1;
   }();
-  return on;
+  return level;
+}
+bool epiloguesEnabled() { return epilogueLevel() > 0; }
+
+const char* epilogueName(GemmEpilogue e) {
+  return e == GemmEpilogue::GeluAux ? "gelu+aux" : e == GemmEpilogue::DGelu ? "dgelu" : e == GemmEpilogue::BiasGradA ? "bias grad" : "none";
 }
 
+bool fusedEpilogueMatmulAs(const MatmulParams& p);
+
 // Runs p with its epilogue inside the GEMM; false when cuBLASLt cannot (then nothing was enqueued).
+// cuBLASLt writes a bias gradient in D's type (fp32 when accumulating into a main grad), so another
+// requested type goes through a scratch vector and a cast.
 bool fusedEpilogueMatmul(const MatmulParams& p) {
+  if (!p.biasGrad || p.biasGradDtype == p.cDtype) return fusedEpilogueMatmulAs(p);
+  const int64_t length = p.epilogue == GemmEpilogue::BiasGradA ? p.m : p.n;
+  MatmulParams q = p;
+  q.biasGradDtype = p.cDtype;
+  TS_CUDA_CHECK(cudaMallocAsync(&q.biasGrad, size_t(length) * elemSize(p.cDtype), stream()), "cudaMallocAsync (bias gradient)");
+  const bool done = fusedEpilogueMatmulAs(q);
+  if (done) cast(CastParams{q.biasGrad, q.biasGradDtype, p.biasGrad, p.biasGradDtype, length});
+  TS_CUDA_CHECK(cudaFreeAsync(q.biasGrad, stream()), "cudaFreeAsync (bias gradient)");
+  return done;
+}
+
+bool fusedEpilogueMatmulAs(const MatmulParams& p) {
   if (!epiloguesEnabled() || p.m == 0 || p.n == 0 || p.k == 0 || p.batch != 1) return false;
   if (p.abDtype != DType::BF16 && p.abDtype != DType::F16) return false;
   const bool aux = p.epilogue == GemmEpilogue::GeluAux || p.epilogue == GemmEpilogue::DGelu;
@@ -356,6 +383,11 @@ bool fusedEpilogueMatmul(const MatmulParams& p) {
   if (fuseBias && (p.biasDtype != p.cDtype || alignmentOf(p.bias) < 16)) return false;
   const float alpha = float(p.alpha), beta = float(p.beta);
   Plan& plan = planFor(p, fuseBias, true, &alpha, &beta);
+  if (epilogueLevel() == 2 && !plan.reported) {
+    plan.reported = true;
+    std::fprintf(stderr, "tessera gemm: %s, epilogue %s%s: %s\n", describe(p).c_str(), epilogueName(p.epilogue),
+                 p.biasGrad ? " (+bias grad)" : "", plan.ok ? "fused" : "composed (cuBLASLt has no algorithm)");
+  }
   if (!plan.ok) return false;
   setPointers(plan.desc, p, fuseBias, true);
   const cublasStatus_t s = runPlan(plan, p, p.c, &alpha, &beta);
