@@ -77,6 +77,18 @@ def run(model, step_loss, batch, steps, layers, h):
         opt.step()
     torch.cuda.synchronize()
     seconds = (time.perf_counter() - t0) / steps
+    # Where the step goes: forward + backward alone, then the optimizer alone (as Tessera's --breakdown).
+    t1 = time.perf_counter()
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        step_loss(ids).backward()
+    torch.cuda.synchronize()
+    fwd_bwd = (time.perf_counter() - t1) / steps
+    t2 = time.perf_counter()
+    for _ in range(steps):
+        opt.step()
+    torch.cuda.synchronize()
+    opt_s = (time.perf_counter() - t2) / steps
     n = sum(p.numel() for p in model.parameters())
     tokens = batch * SEQ / seconds
     return {
@@ -84,6 +96,8 @@ def run(model, step_loss, batch, steps, layers, h):
         "tokens_per_s": tokens,
         "mfu": tokens * flops_per_token(n, layers, h) / (PEAK_TFLOPS * 1e12),
         "step_ms": seconds * 1000,
+        "fwd_bwd_ms": fwd_bwd * 1000,
+        "optimizer_ms": opt_s * 1000,
         "peak_gib": torch.cuda.max_memory_allocated() / 2**30,
     }
 

@@ -34,7 +34,7 @@ const sizes = (values.sizes as string).split(',');
 const batch = Number(values.batch);
 const steps = Number(values.steps);
 
-let torch: { torch?: string; results?: Record<string, Record<string, { tokens_per_s?: number; mfu?: number; peak_gib?: number }>> } = {};
+let torch: { torch?: string; results?: Record<string, Record<string, { tokens_per_s?: number; mfu?: number; peak_gib?: number; step_ms?: number; fwd_bwd_ms?: number; optimizer_ms?: number }>> } = {};
 // PyTorch runs first, in its own process, while this one holds no GPU memory yet.
 if (!values['no-torch']) {
   const r = spawnSync('python3', [join(import.meta.dirname, 'torch_reference.py'), JSON.stringify({ sizes, batch, steps })], { encoding: 'utf8' });
@@ -102,6 +102,8 @@ for (const r of rows) {
 }
 for (const r of rows) {
   if (r.forwardMs !== undefined) console.log(`${r.size}: step ${r.stepMs.toFixed(1)} ms = forward ${r.forwardMs.toFixed(1)} ms (no graph), forward + backward ${r.forwardBackwardMs?.toFixed(1)} ms, the rest (grad sync, optimizer) ${(r.stepMs - (r.forwardBackwardMs ?? 0)).toFixed(1)} ms`);
+  const tc = torch.results?.[r.size]?.['torch.compile'];
+  if (tc?.fwd_bwd_ms !== undefined) console.log(`${r.size} torch.compile: step ${tc.step_ms?.toFixed(1)} ms, forward + backward ${tc.fwd_bwd_ms.toFixed(1)} ms, optimizer ${tc.optimizer_ms?.toFixed(1)} ms`);
 }
 const outDir = process.env.OUT ?? join(import.meta.dirname, '..', 'results');
 mkdirSync(outDir, { recursive: true });

@@ -1,6 +1,6 @@
 // GEMM throughput on cuda:0 through the binding's matmul (cuBLASLt): bf16 squares at 4096^3 and
-// 8192^3, then GPT-2 (124M) training shapes at 16 x 1024 tokens: forward, both backward GEMMs, and
-// the weight gradient accumulated into an fp32 main grad (beta = 1).
+// 8192^3, then GPT-2 (124M) and GPT-2 large training shapes at 16 x 1024 tokens: forward, both
+// backward GEMMs, and the weight gradient accumulated into an fp32 main grad (beta = 1).
 //
 //   node bench/kernels/gemm.bench.ts                 both modes: heuristic plans, then autotuned
 //   node bench/kernels/gemm.bench.ts --mode=heuristic  (or --mode=autotune) one mode only
@@ -41,6 +41,7 @@ interface Shape {
 
 const T = 16 * 1024; // tokens per step
 const D = 768;
+const L = 1280; // GPT-2 large
 const SHAPES: Shape[] = [
   { name: 'square 4096', m: 4096, n: 4096, k: 4096 },
   { name: 'square 8192', m: 8192, n: 8192, k: 8192 },
@@ -54,6 +55,14 @@ const SHAPES: Shape[] = [
   { name: 'proj bwd data (dY W)', m: T, n: 4 * D, k: D },
   { name: 'proj bwd weight, fp32 main grad += ', m: D, n: 4 * D, k: T, transA: true, c: 'f32', beta: 1 },
   { name: 'lm head fwd (X E^T)', m: T, n: 50304, k: D, transB: true },
+  // GPT-2 large (hidden 1280): the MLP's GEMMs, where the training step spends most of its time.
+  { name: 'large fc1 fwd (X W^T + b)', m: T, n: 4 * L, k: L, transB: true, bias: true },
+  { name: 'large fc1 bwd data (dY W)', m: T, n: L, k: 4 * L },
+  { name: 'large fc1 bwd weight (dY^T X), bf16', m: 4 * L, n: L, k: T, transA: true },
+  { name: 'large fc1 bwd weight, fp32 main grad += ', m: 4 * L, n: L, k: T, transA: true, c: 'f32', beta: 1 },
+  { name: 'large fc2 fwd (H W^T + b)', m: T, n: L, k: 4 * L, transB: true, bias: true },
+  { name: 'large fc2 bwd data (dY W)', m: T, n: 4 * L, k: L },
+  { name: 'large fc2 bwd weight, fp32 main grad += ', m: L, n: 4 * L, k: T, transA: true, c: 'f32', beta: 1 },
 ];
 
 const BYTES: Partial<Record<DTypeName, number>> = { f32: 4, f64: 8, f16: 2, bf16: 2 };

@@ -1,8 +1,8 @@
 // The CUDA matmul's epilogues against the CPU's (composed) ones and the float64 reference: shapes
 // cuBLASLt fuses (aligned, n a multiple of 8, 16-bit inputs) and shapes that fall back to the
 // composed path, at GPT-2 training sizes too. node:test, for the GPU machine:
-//   node --test test/gemm-epilogue.gpu.test.ts
-//   TESSERA_GEMM_EPILOGUES=0 node --test test/gemm-epilogue.gpu.test.ts   (the composed path only)
+//   node --test test/gemm-epilogue.gpu.test.ts                            (composed, the default)
+//   TESSERA_GEMM_EPILOGUES=2 node --test test/gemm-epilogue.gpu.test.ts   (fused by cuBLASLt, logged)
 import assert from 'node:assert';
 import { describe, it } from 'node:test';
 import { type EpilogueCase, describeEpilogue, epilogueInputs, epilogueReference, relError, runEpilogue } from './gemm-epilogue.ref.ts';

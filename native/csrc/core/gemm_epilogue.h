@@ -1,6 +1,7 @@
 // The matmul epilogues (kernels.h, GemmEpilogue) composed from a plain product and the pointwise
-// and reduction kernels. This is the CPU's implementation, and the CUDA path's when cuBLASLt has
-// no fused algorithm for a problem; both backends therefore agree on what each epilogue means.
+// and reduction kernels. This is the CPU's implementation, and the CUDA path's unless
+// TESSERA_GEMM_EPILOGUES=1 asks cuBLASLt to fuse them (then still where cuBLASLt has no fused
+// algorithm for a problem); both backends therefore agree on what each epilogue means.
 #pragma once
 #include "core/kernels.h"
 #include "core/ops.h"

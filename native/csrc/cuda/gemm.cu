@@ -5,9 +5,10 @@
 // are cached per problem key; the bias rides the GEMM's epilogue when cuBLASLt takes it, and a
 // small kernel adds it otherwise. TESSERA_GEMM_AUTOTUNE=1 times the heuristic's top candidates
 // once per key and keeps a clearly faster one (=2 also prints the timings). The GELU, GELU-backward
-// and bias-gradient epilogues (kernels.h) run inside the GEMM when cuBLASLt has an algorithm for
-// them, else composed from separate kernels (core/gemm_epilogue.h); TESSERA_GEMM_EPILOGUES=0 always
-// composes them (for comparisons).
+// and bias-gradient epilogues (kernels.h) are composed from separate kernels (core/gemm_epilogue.h)
+// by default: on the H200, cuBLASLt's GELU_AUX_BIAS / DGELU_BGRAD / BGRADB kernels made a GPT-2
+// large training step 6% slower than the plain GEMMs plus our pointwise and column-sum kernels
+// (BENCHMARKS.md). TESSERA_GEMM_EPILOGUES=1 runs them inside the GEMM where cuBLASLt can.
 #include <cublasLt.h>
 
 #include <algorithm>
@@ -340,12 +341,12 @@ void epilogue(const MatmulParams& p, const double* prod, double alpha, double be
   });
 }
 
-// TESSERA_GEMM_EPILOGUES: unset/1 fuse when cuBLASLt can, 0 always compose, 2 fuse and print to
-// stderr, once per plan, whether each epilogue was fused or composed.
+// TESSERA_GEMM_EPILOGUES: unset/0 compose (the faster choice measured), 1 fuse when cuBLASLt can,
+// 2 fuse and print to stderr, once per plan, whether each epilogue was fused or composed.
 int epilogueLevel() {
   static const int level = [] {
     const char* v = std::getenv("TESSERA_GEMM_EPILOGUES");
-    return v && (v[0] == '0' || v[0] == '2') ? v[0] - '0' : 1;
+    return v && (v[0] == '1' || v[0] == '2') ? v[0] - '0' : 0;
   }();
   return level;
 }
