@@ -1,7 +1,7 @@
 // CUDA LayerNorm (rms = false) and RMSNorm (rms = true) over the last dimension, + backward, with
 // the CPU kernel's math (cpu/norm.cpp): fp32 statistics (fp64 for f64), two-pass variance.
-// bf16/f16/f32 rows in 16-byte packs of up to a few thousand columns first go to the warp-row
-//   kernels of norm_warp.cu (TESSERA_NORM_WARP=0 turns them off); the rest come here.
+// bf16/f16/f32 rows in 16-byte packs (up to 16384 columns forward, 8192 backward) first go to the
+//   warp-row kernels of norm_warp.cu (TESSERA_NORM_WARP=0 turns them off); the rest come here.
 // 16-bit rows in 16-byte packs (up to 16384 columns forward, 8192 backward) take persistent,
 //   pipelined kernels instead (rows.cuh): cp.async keeps 3 rows per slot in flight in shared memory.
 // Forward: the row stays in registers between the statistics and the output pass (one warp per

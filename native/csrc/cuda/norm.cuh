@@ -1,5 +1,5 @@
 // Shared by the CUDA LayerNorm / RMSNorm files: norm.cu (the general kernels and the entry points)
-// and norm_warp.cu (warp-row kernels for bf16/f16/f32 rows up to a few thousand columns, tried first).
+// and norm_warp.cu (warp-row kernels for bf16/f16/f32 rows in 16-byte packs, tried first).
 #pragma once
 #include "core/kernels.h"
 #include "core/ops.h"

@@ -1,17 +1,14 @@
 // CUDA LayerNorm (rms = false) and RMSNorm (rms = true), forward and backward, for bf16/f16/f32 rows
 // in 16-byte packs (cols a multiple of 16 / sizeof(T), 16-byte aligned rows) with weights of the row
 // dtype or f32: the math and outputs of norm.cu's kernels, which norm() and normBackward() fall back
-// to for everything else (TESSERA_NORM_WARP=0: for everything).
-// Persistent blocks of 4 warps in which a group of WPR warps (1, 2 or 4) owns one row at a time. Lane
-// p of the group holds NP packs of the row (pack k at pack index k * 32 * WPR + p: each warp access
-// is 512 contiguous bytes). Row sums are warp shuffles, plus one named barrier of the group's warps
-// when WPR > 1, so no group ever waits for another and a multiprocessor works on many rows at once
-// (norm.cu's pipelined kernels wait on reductions over slots of up to 32 warps). Each thread copies
-// its packs of the group's next rows into its own shared memory with cp.async (as rows.cuh's
-// pipelined kernels do): rows in flight cost no registers, and no barrier guards the staging.
-// TESSERA_NORM_WARP=2 runs the register-row kernels further down instead (rows of up to 16384
-// 16-bit columns forward, 8192 backward): the staged row is read into registers and its stage
-// refilled at once, and the weights stay in registers.
+// to for everything else (TESSERA_NORM_WARP=0: for everything), and for RMSNorm forward of 16-bit
+// rows up to 4096 columns, where norm.cu's pipelined kernel measured faster.
+// Persistent blocks in which a group of WPR warps owns one row at a time (rows of up to 16384 16-bit
+// columns forward, 8192 backward). Row sums are warp shuffles, plus one named barrier of the group's
+// warps when WPR > 1, so no group ever waits for another and a multiprocessor works on many rows at
+// once. Each thread copies its packs of the group's next rows into its own shared memory with
+// cp.async (rows in flight cost no registers, and no barrier guards the staging); the staged row is
+// read into registers and its stage refilled at once, and the weights stay in registers.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -22,32 +19,6 @@
 
 namespace ts::cuda::norms {
 namespace {
-
-constexpr int kWarpBlock = 128;
-// Most packs a lane: rows of up to 4 * 32 * 8 packs forward (8192 16-bit or 4096 f32 columns) and
-// 4 * 32 * 4 backward (4096 / 2048), where each lane also keeps 2 * 4 * 8 fp32 gw/gb partials.
-constexpr int kFwdWarpPacks = 8;
-constexpr int kBwdWarpPacks = 4;
-
-// Stages for NT tensors of NP packs a thread: 2 to 4 rows, about 192 bytes a thread.
-template <int NT, int NP>
-constexpr int kWarpStages = 192 / (NT * NP * 16) < 2 ? 2 : 192 / (NT * NP * 16) > 4 ? 4 : 192 / (NT * NP * 16);
-
-// A pack this thread staged, read from shared memory by a load the compiler may not merge with an
-// earlier one: each pass over a row reads it again, so the row's fp32 values never have to stay in
-// registers across a reduction (that would halve the rows a multiprocessor holds).
-template <typename P>
-__device__ __forceinline__ P staged(const uint4* p) {
-  static_assert(sizeof(P) == 16, "16-byte packs");
-  uint4 u;
-  asm volatile("ld.volatile.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(u.x), "=r"(u.y), "=r"(u.z), "=r"(u.w)
-               : "r"(smemAddr(p))
-               : "memory");  // (stays between the cp.async wait and the next copies into the stage)
-  P pk;
-  *reinterpret_cast<uint4*>(&pk) = u;
-  return pk;
-}
 
 // The same for a pack of weights in global memory (through the read-only cache; weights are not
 // written while a kernel runs): read again in each pass instead of held across rows.
@@ -69,7 +40,7 @@ __device__ __forceinline__ P weightPack(const void* p) {
 // of the group gets them. `red` holds 2 * K * BLOCK / 32 values in two halves used alternately
 // (`phase`), as in rows::slotReduce: one barrier per call suffices. Warps are added in the same
 // order everywhere.
-template <int WPR, int K, int BLOCK = kWarpBlock>
+template <int WPR, int K, int BLOCK>
 __device__ __forceinline__ void groupSum(float (&v)[K], float* red, int& phase) {
 #pragma unroll
   for (int k = 0; k < K; ++k) v[k] = warpReduce(v[k], SumOp{});
@@ -93,201 +64,12 @@ __device__ __forceinline__ void groupSum(float (&v)[K], float* red, int& phase) 
   }
 }
 
-template <typename T, typename W, int NP, int WPR>
-__global__ void __launch_bounds__(kWarpBlock) normWarpRowsKernel(Fwd<T, W> a) {
-  constexpr int V = kVec<T>, GT = 32 * WPR, GROUPS = kWarpBlock / GT, S = kWarpStages<1, NP>;
-  __shared__ uint4 stage[S * NP * kWarpBlock];  // [stage][pack][thread]: conflict-free
-  __shared__ float red[2 * kWarpBlock / 32];
-  const int tid = threadIdx.x, pos = tid % GT, cols = int(a.cols);
-  const bool rms = a.rms;
-  auto colOf = [&](int k) { return (k * GT + pos) * V; };
-  auto at = [&](int s, int k) { return stage + (s * NP + k) * kWarpBlock + tid; };
-  const int64_t stride = int64_t(gridDim.x) * GROUPS;
-  const int64_t first = int64_t(blockIdx.x) * GROUPS + tid / GT;
-  auto issue = [&](int64_t row, int s) {  // always one commit group
-    if (row < a.rows) {
-#pragma unroll
-      for (int k = 0; k < NP; ++k)
-        if (colOf(k) < cols) cpAsync16(at(s, k), a.x + row * cols + colOf(k));
-    }
-    cpAsyncCommit();
-  };
-
-#pragma unroll
-  for (int s = 0; s < S - 1; ++s) issue(first + s * stride, s);
-  int s = 0, phase = 0;
-  for (int64_t r = first; r < a.rows; r += stride) {  // the same trip count for the group's warps
-    issue(r + (S - 1) * stride, s == 0 ? S - 1 : s - 1);  // the stage read in the previous iteration
-    cpAsyncWait<S - 1>();                                   // row r has landed
-    float mean = 0.0f;
-    if (!rms) {
-      float sum[1] = {0.0f};
-#pragma unroll
-      for (int k = 0; k < NP; ++k)
-        if (colOf(k) < cols) {
-          const Pack<T, V> p = staged<Pack<T, V>>(at(s, k));
-#pragma unroll
-          for (int i = 0; i < V; ++i) sum[0] += toAcc<T, float>(p.v[i]);
-        }
-      groupSum<WPR>(sum, red, phase);
-      mean = sum[0] / float(cols);
-    }
-    float sq[1] = {0.0f};
-#pragma unroll
-    for (int k = 0; k < NP; ++k)
-      if (colOf(k) < cols) {
-        const Pack<T, V> p = staged<Pack<T, V>>(at(s, k));
-#pragma unroll
-        for (int i = 0; i < V; ++i) {
-          const float d = toAcc<T, float>(p.v[i]) - mean;
-          sq[0] += d * d;
-        }
-      }
-    groupSum<WPR>(sq, red, phase);
-    const float rstd = 1.0f / m_sqrt(sq[0] / float(cols) + float(a.eps));
-    if (pos == 0) {
-      if (a.mean) a.mean[r] = mean;  // 0 for RMSNorm
-      a.rstd[r] = rstd;
-    }
-#pragma unroll
-    for (int k = 0; k < NP; ++k) {
-      if (colOf(k) < cols) {
-        const Pack<T, V> p = staged<Pack<T, V>>(at(s, k));
-        float v[V];
-#pragma unroll
-        for (int i = 0; i < V; ++i) v[i] = toAcc<T, float>(p.v[i]);
-        affine<V>(v, a.w, a.b, colOf(k), mean, rstd);
-        storePack<V>(a.y + r * cols + colOf(k), v);
-      }
-    }
-    s = s + 1 == S ? 0 : s + 1;
-  }
-  cpAsyncWait<0>();  // (only empty groups can be left)
-}
-
-// The backward with the math of norm.cu's normBackwardKernel; gy, x, mean and rstd are staged as x
-// is above. Each thread keeps gw/gb partials for its columns in fp32 registers across all its rows;
-// at the end the block adds its groups' partials in group order into one partial row (partW/partB,
-// null when not wanted), and sumPartialRows adds the blocks' rows: gw/gb are deterministic.
-template <typename T, typename W, int NP, int WPR>
-__global__ void __launch_bounds__(kWarpBlock) normBackwardWarpKernel(Bwd<T, W> a, float* partW, float* partB) {
-  constexpr int V = kVec<T>, GT = 32 * WPR, GROUPS = kWarpBlock / GT, S = kWarpStages<2, NP>;
-  static_assert(S * 2 * NP * 16 >= V * 4, "the staging memory holds the final combine");
-  __shared__ uint4 stage[S * 2 * NP * kWarpBlock];  // [stage][gy, x][pack][thread]
-  __shared__ float stats[S * 2 * kWarpBlock];         // [stage][mean, rstd][thread]
-  __shared__ float red[2 * 2 * kWarpBlock / 32];
-  const int tid = threadIdx.x, group = tid / GT, pos = tid % GT, cols = int(a.cols);
-  const bool rms = a.rms, hasW = a.w != nullptr;
-  auto colOf = [&](int k) { return (k * GT + pos) * V; };
-  auto at = [&](int s, int t, int k) { return stage + ((s * 2 + t) * NP + k) * kWarpBlock + tid; };
-  auto statAt = [&](int s, int t) { return stats + (s * 2 + t) * kWarpBlock + tid; };
-  const int64_t stride = int64_t(gridDim.x) * GROUPS;
-  const int64_t first = int64_t(blockIdx.x) * GROUPS + group;
-  auto issue = [&](int64_t row, int s) {  // always one commit group
-    if (row < a.rows) {
-#pragma unroll
-      for (int k = 0; k < NP; ++k) {
-        if (colOf(k) < cols) {
-          cpAsync16(at(s, 0, k), a.gy + row * cols + colOf(k));
-          cpAsync16(at(s, 1, k), a.x + row * cols + colOf(k));
-        }
-      }
-      if (!rms) cpAsync4(statAt(s, 0), a.mean + row);
-      cpAsync4(statAt(s, 1), a.rstd + row);
-    }
-    cpAsyncCommit();
-  };
-
-  float accW[NP][V], accB[NP][V];
-#pragma unroll
-  for (int k = 0; k < NP; ++k)
-#pragma unroll
-    for (int i = 0; i < V; ++i) accW[k][i] = accB[k][i] = 0.0f;
-
-#pragma unroll
-  for (int s = 0; s < S - 1; ++s) issue(first + s * stride, s);
-  int s = 0, phase = 0;
-  for (int64_t r = first; r < a.rows; r += stride) {  // the same trip count for the group's warps
-    issue(r + (S - 1) * stride, s == 0 ? S - 1 : s - 1);  // the stage read in the previous iteration
-    cpAsyncWait<S - 1>();                                   // row r has landed
-    const float mu = rms ? 0.0f : *statAt(s, 0), rs = *statAt(s, 1);
-
-    // With g = gy * w, xhat = (x - mean) * rstd: gx = rstd * (g - mean(g) - xhat * mean(g * xhat))
-    // (no mean(g) term for RMSNorm); gw += gy * xhat, gb += gy.
-    float sums[2] = {0.0f, 0.0f};  // sum(g), sum(g * xhat)
-#pragma unroll
-    for (int k = 0; k < NP; ++k) {
-      if (colOf(k) < cols) {
-        const Pack<T, V> gyp = staged<Pack<T, V>>(at(s, 0, k)), xp = staged<Pack<T, V>>(at(s, 1, k));
-        const Pack<W, V> wp = hasW ? weightPack<Pack<W, V>>(a.w + colOf(k)) : Pack<W, V>{};
-#pragma unroll
-        for (int i = 0; i < V; ++i) {
-          const float gyv = toAcc<T, float>(gyp.v[i]), xh = (toAcc<T, float>(xp.v[i]) - mu) * rs;
-          const float gg = hasW ? gyv * toAcc<W, float>(wp.v[i]) : gyv;
-          sums[0] += gg;
-          sums[1] += gg * xh;
-          accW[k][i] += gyv * xh;
-          accB[k][i] += gyv;
-        }
-      }
-    }
-    groupSum<WPR>(sums, red, phase);
-    const float meanG = rms ? 0.0f : sums[0] / float(cols), meanGX = sums[1] / float(cols);
-#pragma unroll
-    for (int k = 0; k < NP; ++k) {
-      if (colOf(k) < cols) {
-        const Pack<T, V> gyp = staged<Pack<T, V>>(at(s, 0, k)), xp = staged<Pack<T, V>>(at(s, 1, k));
-        const Pack<W, V> wp = hasW ? weightPack<Pack<W, V>>(a.w + colOf(k)) : Pack<W, V>{};
-        float out[V];
-#pragma unroll
-        for (int i = 0; i < V; ++i) {
-          const float gyv = toAcc<T, float>(gyp.v[i]), xh = (toAcc<T, float>(xp.v[i]) - mu) * rs;
-          const float gg = hasW ? gyv * toAcc<W, float>(wp.v[i]) : gyv;
-          out[i] = rs * (gg - meanG - xh * meanGX);
-        }
-        storePack<V>(a.gx + r * cols + colOf(k), out);
-      }
-    }
-    s = s + 1 == S ? 0 : s + 1;
-  }
-  cpAsyncWait<0>();  // (only empty groups can be left)
-
-  // Group 0 adds the other groups' partials to its own, pack by pack, through the staging memory.
-  float* comb = reinterpret_cast<float*>(stage);
-  auto combine = [&](const float (&acc)[NP][V], float* part) {
-#pragma unroll
-    for (int k = 0; k < NP; ++k) {
-      float out[V];
-#pragma unroll
-      for (int i = 0; i < V; ++i) out[i] = acc[k][i];
-      if constexpr (GROUPS > 1) {
-        __syncthreads();  // the staging memory / the previous pack's sums are read
-#pragma unroll
-        for (int i = 0; i < V; ++i) comb[i * kWarpBlock + tid] = acc[k][i];
-        __syncthreads();
-#pragma unroll
-        for (int g = 1; g < GROUPS; ++g)
-#pragma unroll
-          for (int i = 0; i < V; ++i) out[i] += comb[i * kWarpBlock + g * GT + pos];
-      }
-      if (group == 0 && colOf(k) < cols) {
-        float* dst = part + int64_t(blockIdx.x) * cols + colOf(k);
-#pragma unroll
-        for (int i = 0; i < V; ++i) dst[i] = out[i];
-      }
-    }
-  };
-  if (partW) combine(accW, partW);  // (null or not for the whole grid)
-  if (partB) combine(accB, partB);
-}
-
-// ---- rows in registers, stages refilled at once (TESSERA_NORM_WARP=2) --------------------------
-// The same walk over rows, with two changes that keep more bytes in flight per multiprocessor:
+// ---- the kernels --------------------------------------------------------------------------------
+// Two choices keep many bytes in flight per multiprocessor:
 // - at the start of a row each thread reads its staged packs into registers (16-bit values stay
 //   packed), and once it has used them it refills that stage with the row S rows ahead, so all S
-//   stages are in flight while the row is reduced and written (above, S - 1 are); the passes then
-//   read registers instead of shared memory;
-// - rows are split over more warps (at most kRegFwdPacks / kRegBwdPacks packs a lane), so a
+//   stages are in flight while the row is reduced and written; the passes read registers;
+// - rows are split over enough warps (at most kRegFwdPacks / kRegBwdPacks packs a lane) that a
 //   lane's registers also hold its columns' weights, read once (a lane always owns the same
 //   columns): nothing but the staged rows is read per row, and long rows need no L1 for weights.
 // S is chosen at launch: the registers decide the blocks per multiprocessor, and the stages fill
@@ -599,43 +381,19 @@ __global__ void __launch_bounds__(BLOCK, BLOCK == 256 ? 3 : 1)
   if (partB) combine(accB, partB);
 }
 
-// TESSERA_NORM_WARP picks the kernels tried first: 0 none (norm.cu's kernels run), 1 the warp-row
-// kernels, 2 the register-row kernels; unset (or anything else), kDefaultWarpMode.
-constexpr int kDefaultWarpMode = 1;
-int warpRowsMode() {
-  static const int mode = [] {
+// TESSERA_NORM_WARP=0 runs norm.cu's kernels for everything (for comparisons).
+bool enabled() {
+  static const bool on = [] {
     const char* v = std::getenv("TESSERA_NORM_WARP");
-    const std::string s = v == nullptr ? "" : v;
-    return s == "0" ? 0 : s == "1" ? 1 : s == "2" ? 2 : kDefaultWarpMode;
+    return !(v && std::string(v) == "0");
   }();
-  return mode;
+  return on;
 }
 
-// Packs a lane (NP) and warps a row (WPR) for rows of `packs` 16-byte packs: the fewest warps,
-// then the fewest packs, with NP a power of two up to maxPacks and WPR 1, 2 or 4 ({0, 0} when the
-// row is longer). More than one warp a row implies NP == maxPacks.
+// Packs a lane (np) and warps a row (wpr) of a kernel launch.
 struct WarpShape {
   int np = 0, wpr = 0;
 };
-WarpShape warpShape(int64_t packs, int maxPacks) {
-  for (int wpr = 1; wpr <= kWarpBlock / 32; wpr *= 2)
-    for (int np = 1; np <= maxPacks; np *= 2)
-      if (int64_t(32) * wpr * np >= packs) return {np, wpr};
-  return {};
-}
-
-// Calls f(Int<NP>{}, Int<WPR>{}) for a shape from warpShape(..., MAXNP).
-template <int MAXNP, typename F>
-void withWarpShape(WarpShape s, const F& f) {
-  if (s.wpr == 2) return f(Int<MAXNP>{}, Int<2>{});
-  if (s.wpr == 4) return f(Int<MAXNP>{}, Int<4>{});
-  switch (s.np) {
-    case 1: return f(Int<1>{}, Int<1>{});
-    case 2: if constexpr (MAXNP >= 2) return f(Int<2>{}, Int<1>{}); break;
-    case 4: if constexpr (MAXNP >= 4) return f(Int<4>{}, Int<1>{}); break;
-    case 8: if constexpr (MAXNP >= 8) return f(Int<8>{}, Int<1>{}); break;
-  }
-}
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -654,11 +412,6 @@ int64_t gridCap() {
 int64_t persistentGrid(int perSM, int64_t rows, int groupsPerBlock) {
   const int64_t resident = int64_t(std::max(perSM, 1)) * multiprocessorCount();
   return std::min({ceilDiv(rows, groupsPerBlock), resident, gridCap()});
-}
-
-template <typename K>
-int64_t warpGrid(K kernel, int64_t rows, int groupsPerBlock) {
-  return persistentGrid(residentBlocks(kernel, kWarpBlock, 0), rows, groupsPerBlock);
 }
 
 // Calls f(TypeTag<T>, TypeTag<W>) for the dtypes the kernels are built for (bf16, f16 or f32 rows;
@@ -780,40 +533,28 @@ bool launchRegRowsBackward(const Bwd<T, W>& a, float* gw, float* gb) {
 }  // namespace
 
 bool warpRowsNorm(const NormParams& p) {
-  const int mode = warpRowsMode();
-  if (p.rows == 0 || p.cols == 0 || mode == 0) return false;
+  if (p.rows == 0 || p.cols == 0 || !enabled()) return false;
   return withWarpTypes(p.dtype, p.wDtype, [&](auto tx, auto tw) {
     using T = TS_TYPE(tx);
     using W = TS_TYPE(tw);
+    // RMSNorm of 16-bit rows of up to 4096 columns: norm.cu's pipelined kernel measured faster
+    // (H200, bf16: 77.3 / 80.1 / 77.9% of copy bandwidth at 1024 / 2048 / 4096 columns against
+    // 74.4 / 73.2 / 72.1% here).
+    if (p.rms && sizeof(T) == 2 && p.cols <= 4096 && pipelinedRows()) return false;
     const Fwd<T, W> a{static_cast<const T*>(p.x), static_cast<const W*>(p.w), static_cast<const W*>(p.b),
                       static_cast<T*>(p.out), p.mean, p.rstd, p.rows, p.cols, p.eps, p.rms};
     constexpr int V = kVec<T>;
     const bool vec = p.cols % V == 0 && aligned(a.x, 16) && aligned(a.y, 16) && aligned(a.w, V * sizeof(W)) &&
                      aligned(a.b, V * sizeof(W));
     if (!vec) return false;
-    if (mode == 2) {
-      return withRegShape<kRegFwdPacks>(regShape(p.cols / V, kRegFwdPacks), [&](auto np, auto wpr) {
-        return launchRegRows<T, W, decltype(np)::value, decltype(wpr)::value>(a);
-      });
-    }
-    // RMSNorm of 16-bit rows of 1025 to 4096 columns: norm.cu's pipelined kernel measured faster
-    // (H200, bf16: 76.5% / 74.0% of copy bandwidth at 2048 / 4096 columns against 71.4% / 71.9%).
-    if (p.rms && sizeof(T) == 2 && p.cols > 1024 && p.cols <= 4096 && pipelinedRows()) return false;
-    const WarpShape shape = warpShape(p.cols / V, kFwdWarpPacks);
-    if (shape.np == 0) return false;
-    withWarpShape<kFwdWarpPacks>(shape, [&](auto np, auto wpr) {
-      constexpr int NP = decltype(np)::value, WPR = decltype(wpr)::value;
-      auto kernel = normWarpRowsKernel<T, W, NP, WPR>;
-      kernel<<<unsigned(warpGrid(kernel, p.rows, kWarpBlock / 32 / WPR)), kWarpBlock, 0, stream()>>>(a);
+    return withRegShape<kRegFwdPacks>(regShape(p.cols / V, kRegFwdPacks), [&](auto np, auto wpr) {
+      return launchRegRows<T, W, decltype(np)::value, decltype(wpr)::value>(a);
     });
-    checkLaunch("norm");
-    return true;
   });
 }
 
 bool warpRowsNormBackward(const NormBackwardParams& p) {
-  const int mode = warpRowsMode();
-  if (p.rows == 0 || p.cols == 0 || mode == 0) return false;
+  if (p.rows == 0 || p.cols == 0 || !enabled()) return false;
   return withWarpTypes(p.dtype, p.wDtype, [&](auto tx, auto tw) {
     using T = TS_TYPE(tx);
     using W = TS_TYPE(tw);
@@ -823,27 +564,9 @@ bool warpRowsNormBackward(const NormBackwardParams& p) {
     const bool vec = p.cols % V == 0 && aligned(a.gy, 16) && aligned(a.x, 16) && aligned(a.gx, 16) &&
                      aligned(a.w, V * sizeof(W)) && aligned(a.mean, 4) && aligned(a.rstd, 4);
     if (!vec) return false;
-    if (mode == 2) {
-      return withRegShape<kRegBwdPacks>(regShape(p.cols / V, kRegBwdPacks), [&](auto np, auto wpr) {
-        return launchRegRowsBackward<T, W, decltype(np)::value, decltype(wpr)::value>(a, p.gw, p.gb);
-      });
-    }
-    const WarpShape shape = warpShape(p.cols / V, kBwdWarpPacks);
-    if (shape.np == 0) return false;
-    cudaStream_t s = stream();
-    withWarpShape<kBwdWarpPacks>(shape, [&](auto np, auto wpr) {
-      constexpr int NP = decltype(np)::value, WPR = decltype(wpr)::value;
-      auto kernel = normBackwardWarpKernel<T, W, NP, WPR>;
-      const int64_t blocks = warpGrid(kernel, p.rows, kWarpBlock / 32 / WPR);
-      // One partial row per block for each of gw and gb wanted (they are written, not accumulated).
-      Scratch part(size_t((p.gw ? blocks : 0) + (p.gb ? blocks : 0)) * size_t(p.cols) * sizeof(float), s);
-      float* partW = p.gw ? static_cast<float*>(part.p) : nullptr;
-      float* partB = p.gb ? static_cast<float*>(part.p) + (p.gw ? blocks * p.cols : 0) : nullptr;
-      kernel<<<unsigned(blocks), kWarpBlock, 0, s>>>(a, partW, partB);
-      checkLaunch("normBackward");
-      if (p.gw || p.gb) sumPartialRows(partW, partB, blocks, p.cols, p.gw, p.gb, s);
+    return withRegShape<kRegBwdPacks>(regShape(p.cols / V, kRegBwdPacks), [&](auto np, auto wpr) {
+      return launchRegRowsBackward<T, W, decltype(np)::value, decltype(wpr)::value>(a, p.gw, p.gb);
     });
-    return true;
   });
 }
 
