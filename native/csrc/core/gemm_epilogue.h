@@ -19,17 +19,7 @@ struct EpilogueKernels {
 // Sum of [outer, size, inner] over `size` into out (dtype -> outDtype, fp32 accumulation).
 inline void sumMiddle(const EpilogueKernels& k, const void* x, DType dtype, void* out, DType outDtype,
                       int64_t outer, int64_t size, int64_t inner) {
-  ReduceParams r{};
-  r.op = reduce::Sum;
-  r.x = x;
-  r.out = out;
-  r.indices = nullptr;
-  r.outer = outer;
-  r.size = size;
-  r.inner = inner;
-  r.dtype = dtype;
-  r.outDtype = outDtype;
-  k.reduce(r);
+  k.reduce(ReduceParams{reduce::Sum, x, out, nullptr, outer, size, inner, dtype, outDtype});
 }
 
 inline void matmulComposedEpilogue(const MatmulParams& p, const EpilogueKernels& k) {
