@@ -20,8 +20,8 @@
 namespace ts::cuda::norms {
 namespace {
 
-// The same for a pack of weights in global memory (through the read-only cache; weights are not
-// written while a kernel runs): read again in each pass instead of held across rows.
+// A pack of weights from global memory through the read-only cache (weights are not written while
+// a kernel runs), for weights read again for each row rather than held in registers.
 template <typename P>
 __device__ __forceinline__ P weightPack(const void* p) {
   static_assert(sizeof(P) % 16 == 0, "whole 16-byte packs");
@@ -124,7 +124,7 @@ struct alignas(16) Words {
 };
 
 // Weights of 16 bytes a pack (the row dtype's) stay in registers; f32 weights for 16-bit rows would
-// take twice as many and are read again for each row (L1 / L2), as above.
+// take twice as many and are read again for each row (L1 / L2) with weightPack.
 template <typename T, typename W>
 constexpr bool kWeightsInRegisters = sizeof(W) == sizeof(T);
 
