@@ -362,6 +362,7 @@ bool fusedEpilogueMatmulAs(const MatmulParams& p);
 // cuBLASLt writes a bias gradient in D's type (fp32 when accumulating into a main grad), so another
 // requested type goes through a scratch vector and a cast.
 bool fusedEpilogueMatmul(const MatmulParams& p) {
+  if (!epiloguesEnabled()) return false;  // composing (the default) needs no scratch
   if (!p.biasGrad || p.biasGradDtype == p.cDtype) return fusedEpilogueMatmulAs(p);
   const int64_t length = p.epilogue == GemmEpilogue::BiasGradA ? p.m : p.n;
   MatmulParams q = p;
