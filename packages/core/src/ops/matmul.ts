@@ -128,9 +128,15 @@ function weightGradient(leaf: Tensor, weight: Tensor, gy: Tensor, x: Tensor, bia
   return k.gemm(gy, x, k.empty([out, inF], weight.dtype, weight.device), out, inF, rows, { transA: true, ...epilogue });
 }
 
-/** gy's column sums, the bias gradient, in gy's dtype. */
-function biasGradient(gy: Tensor): Tensor {
-  return k.reduce('sum', gy, 0, false, gy.dtype).values;
+/**
+ * The wanted ones of the weight and bias gradients of y = x W^T + b, from gy [rows, out] and x
+ * [rows, in]: the bias's rides in the weight-gradient GEMM when there is one, else it is gy's
+ * column sum (in gy's dtype). The weight's is null when it went into the main grad.
+ */
+function weightAndBiasGradients(leaf: Tensor, weight: Tensor, gy: Tensor, x: Tensor, needW: boolean, needB: boolean): [Tensor | null, Tensor | null] {
+  if (!needW) return [null, needB ? k.reduce('sum', gy, 0, false, gy.dtype).values : null];
+  const gb = needB ? k.empty([gy.shape[1] as number], gy.dtype, gy.device) : undefined;
+  return [weightGradient(leaf, weight, gy, x, gb), gb ?? null];
 }
 
 const LinearFn = defineFunction({
@@ -138,7 +144,6 @@ const LinearFn = defineFunction({
   forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | undefined) {
     ctx.saveForBackward(x, weight);
     ctx.weightLeaf = weight; // the saved copy is an alias without mainGrad; fusion needs the parameter itself
-    ctx.hasBias = bias !== undefined;
     const [out, inF] = weight.shape as [number, number];
     const rows = x.numel / inF;
     const y = k.gemm(view(x, [rows, inF]), weight, k.empty([rows, out], x.dtype, x.device), rows, out, inF, { transB: true, bias });
@@ -151,11 +156,8 @@ const LinearFn = defineFunction({
     const g2 = view(gy, [rows, out]);
     const x2 = view(x, [rows, inF]);
     const gx = ctx.needsInputGrad[0] ? view(k.gemm(g2, weight, k.empty([rows, inF], x.dtype, x.device), rows, inF, out), x.shape) : null;
-    // The bias gradient rides in the weight-gradient GEMM when there is one.
-    const wantBias = ctx.needsInputGrad[2];
-    const gb = wantBias && ctx.needsInputGrad[1] ? k.empty([out], gy.dtype, gy.device) : null;
-    const gw = ctx.needsInputGrad[1] ? weightGradient(ctx.weightLeaf as Tensor, weight, g2, x2, gb ?? undefined) : null;
-    return [gx, gw, gb ?? (wantBias ? biasGradient(g2) : null)];
+    const [gw, gb] = weightAndBiasGradients(ctx.weightLeaf as Tensor, weight, g2, x2, ctx.needsInputGrad[1] as boolean, ctx.needsInputGrad[2] as boolean);
+    return [gx, gw, gb];
   },
 });
 
@@ -201,15 +203,13 @@ const LinearGeluLinearFn = defineFunction({
     const out = w2.shape[0] as number;
     const rows = x.numel / inF;
     const g2 = view(gy, [rows, out]);
-    const gb2 = needB2 && needW2 ? k.empty([out], gy.dtype, gy.device) : null;
-    const gw2 = needW2 ? weightGradient(leaf2, w2, g2, act, gb2 ?? undefined) : null;
-    const b2Grad = gb2 ?? (needB2 ? biasGradient(g2) : null);
-    if (!needX && !needW1 && !needB1) return [null, null, null, gw2, b2Grad];
+    const [gw2, gb2] = weightAndBiasGradients(leaf2, w2, g2, act, needW2 as boolean, needB2 as boolean);
+    if (!needX && !needW1 && !needB1) return [null, null, null, gw2, gb2];
     const gb1 = needB1 ? k.empty([ffn], gy.dtype, gy.device) : undefined;
     const gPre = k.gemm(g2, w2, k.empty([rows, ffn], gy.dtype, gy.device), rows, ffn, out, { epilogue: 'dgelu', aux: pre, biasGrad: gb1 });
     const gw1 = needW1 ? weightGradient(leaf1, w1, gPre, view(x, [rows, inF]), undefined) : null;
     const gx = needX ? view(k.gemm(gPre, w1, k.empty([rows, inF], x.dtype, x.device), rows, inF, ffn), x.shape) : null;
-    return [gx, gw1, gb1 ?? null, gw2, b2Grad];
+    return [gx, gw1, gb1 ?? null, gw2, gb2];
   },
 });
 
