@@ -77,3 +77,16 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], eps 
     expectClose(analytic[which] as number[], numeric, tol, `gradient of input ${which}`);
   });
 }
+
+/** Largest |a - b| over two tensors of one shape (NaN counts as the worst). */
+export function maxAbsDiff(a: Tensor, b: Tensor): number {
+  if (a.shape.join() !== b.shape.join()) throw new Error(`maxAbsDiff: shapes [${a.shape}] and [${b.shape}] differ`);
+  const x = a.toArray();
+  const y = b.toArray();
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) {
+    const d = Math.abs((x[i] as number) - (y[i] as number));
+    if (!(d <= worst)) worst = d;
+  }
+  return worst;
+}

@@ -23,14 +23,4 @@ export function shapes(m: Module): Record<string, number[]> {
   return Object.fromEntries([...m.namedParameters()].map(([n, p]) => [n, [...p.shape]]));
 }
 
-export function maxAbsDiff(a: Tensor, b: Tensor): number {
-  if (a.shape.join() !== b.shape.join()) throw new Error(`maxAbsDiff: shapes [${a.shape}] and [${b.shape}] differ`);
-  const x = a.toArray();
-  const y = b.toArray();
-  let worst = 0;
-  for (let i = 0; i < x.length; i++) {
-    const d = Math.abs((x[i] as number) - (y[i] as number));
-    if (!(d <= worst)) worst = d;
-  }
-  return worst;
-}
+export { maxAbsDiff } from '../../core/test/helpers.ts';

@@ -53,14 +53,4 @@ export function sliceLike(full: Tensor, p: Parameter, tpRank: number, tpSize: nu
   return parts.length === 1 ? (parts[0] as Tensor) : cat(parts, dim);
 }
 
-export function maxAbsDiff(a: Tensor, b: Tensor): number {
-  if (a.shape.join() !== b.shape.join()) throw new Error(`shapes [${a.shape}] and [${b.shape}] differ`);
-  const x = a.toArray();
-  const y = b.toArray();
-  let worst = 0;
-  for (let i = 0; i < x.length; i++) {
-    const d = Math.abs((x[i] as number) - (y[i] as number));
-    if (!(d <= worst)) worst = d;
-  }
-  return worst;
-}
+export { maxAbsDiff } from '../../core/test/helpers.ts';

@@ -21,18 +21,7 @@ export function shared(shape: number[], seed: number, requiresGrad = false): Ten
   return randn(shape, { generator: new Generator(seed), requiresGrad });
 }
 
-/** Largest |a - b|; shapes must match. */
-export function maxDiff(a: Tensor, b: Tensor): number {
-  if (a.shape.join() !== b.shape.join()) throw new Error(`shapes [${a.shape}] and [${b.shape}] differ`);
-  const x = a.toArray();
-  const y = b.toArray();
-  let worst = 0;
-  for (let i = 0; i < x.length; i++) {
-    const d = Math.abs((x[i] as number) - (y[i] as number));
-    if (!(d <= worst)) worst = d;
-  }
-  return worst;
-}
+export { maxAbsDiff as maxDiff } from '../../../core/test/helpers.ts';
 
 /** This rank's chunk of t along dim (of `size` equal chunks). */
 export function chunkOf(t: Tensor, dim: number, rank: number, size: number): Tensor {
