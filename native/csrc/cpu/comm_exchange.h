@@ -92,6 +92,8 @@ class Exchange {
   void wait();
   void closed(Lane& l, int err);
   [[noreturn]] void writeFailed(Lane& l, int err);
+  [[noreturn]] void peerLost(const std::string& why);
+  void hear(Lane& l);
   [[noreturn]] void corrupt(Lane& l);
   void aborted(Peer& p, const FrameHeader& h, const std::string& note);
   [[noreturn]] void timedOut();
@@ -103,6 +105,7 @@ class Exchange {
   std::deque<Transfer> transfers_;  // stable addresses: `after` points into it
   std::vector<Lane> lanes_;         // one per other member of the group
   size_t remaining_ = 0;
+  bool draining_ = false;  // peerLost() is reading the other members' reports
 };
 
 }  // namespace ts::cpu::comm

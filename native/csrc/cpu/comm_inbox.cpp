@@ -1,8 +1,12 @@
 // What an exchange reads that no transfer asked for: skipped payloads, abort messages, byes, the
 // next data header (kept pending for the operation it belongs to), and the end of a connection,
 // which is fatal only when the running step needs that peer.
+#include <poll.h>
 #include <sys/socket.h>
 
+#include <vector>
+
+#include <cerrno>
 #include <cstring>
 
 #include "cpu/comm_error.h"
@@ -13,6 +17,9 @@ namespace ts::cpu::comm {
 namespace {
 
 constexpr uint64_t kMaxNote = 1 << 20;  // longest abort message accepted
+// How long a rank that lost a peer listens for another member's failure report before it names
+// the lost peer: the report is usually on its way, sent at once by whoever failed first.
+constexpr int64_t kReportGraceMs = 200;
 
 std::string goneMessage(const Peer& p, int err) {
   std::string s = p.saidBye ? strcat("rank ", p.rank, " has shut down its process groups (destroy()) and sends nothing more")
@@ -114,7 +121,7 @@ void Exchange::closed(Lane& l, int err) {
                          " closed its connection in the middle of a message (it failed or exited; see its own error)")
                 : goneMessage(p, err);
   l.readable = false;
-  if (!l.sends.empty() || !l.recvs.empty()) fail(Code::PeerLost, p.lost);
+  if (!l.sends.empty() || !l.recvs.empty()) peerLost(p.lost);
 }
 
 void Exchange::writeFailed(Lane& l, int err) {
@@ -123,7 +130,54 @@ void Exchange::writeFailed(Lane& l, int err) {
   l.readable = true;
   pump(l);
   if (p.lost.empty()) p.lost = goneMessage(p, err);
-  fail(Code::PeerLost, p.lost);
+  peerLost(p.lost);
+}
+
+// A peer this step needs is gone. Often it went because it failed on another member's report
+// (a mismatch, say) and exited without passing the report on; that report is the cause worth
+// naming, and it is already sent or on its way. So before failing with PEER_LOST, read what the
+// other members have sent, for a short while: their report or mismatching frame fails the
+// operation with its own code and message instead.
+void Exchange::peerLost(const std::string& why) {
+  if (draining_) fail(Code::PeerLost, why);
+  draining_ = true;
+  const int64_t until = nowMs() + kReportGraceMs;
+  for (;;) {
+    std::vector<pollfd> fds;
+    std::vector<Lane*> owners;
+    for (Lane& l : lanes_) {
+      if (!l.peer || !l.peer->lost.empty()) continue;
+      try {
+        hear(l);
+      } catch (const CommError& e) {
+        if (e.code != Code::PeerLost) throw;
+        continue;
+      }
+      // A frame of a later operation waits at the head of this connection: nothing behind it
+      // can be read now.
+      if (!l.peer->lost.empty() || l.peer->in.pending) continue;
+      fds.push_back({l.peer->fd.get(), POLLIN, 0});
+      owners.push_back(&l);
+    }
+    const int64_t left = until - nowMs();
+    if (fds.empty() || left <= 0) break;
+    int r = ::poll(fds.data(), fds.size(), int(left));
+    if (r < 0 && errno != EINTR) break;
+    if (r == 0) break;
+  }
+  fail(Code::PeerLost, why);
+}
+
+// Reads what a member has sent without blocking: the data this step expects from it (which may
+// turn out to mismatch) and any report behind it.
+void Exchange::hear(Lane& l) {
+  l.readable = true;
+  if (l.recvs.empty()) {
+    pump(l);
+    return;
+  }
+  while (l.readable && pullRecvs(l)) {
+  }
 }
 
 void Exchange::corrupt(Lane& l) {

@@ -90,6 +90,8 @@ const scenarios: Record<string, () => Promise<void>> = {
   async mismatch() {
     const dist = await initDistributed();
     const odd = rank === 1;
+    // 'late': rank 0 joins a second late, when the others have failed and rank 1 has exited.
+    if (args[1] === 'late' && rank === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
     const start = Date.now();
     try {
       if (args[0] === 'size') await dist.world.allReduce(zeros([odd ? 12 : 10])).wait();

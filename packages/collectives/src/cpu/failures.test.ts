@@ -25,6 +25,16 @@ describe('mismatched calls', () => {
     for (const e of r.filter((x) => x.code === 'ABORTED')) expect(e.message).toMatch(/reported a failure/);
   }, 30_000);
 
+  it('a rank that joins after a peer failed on the report and exited still names the report, not the exit', async () => {
+    // Ring 0 -> 1 -> 2 -> 0: rank 2 finds rank 1's wrong size and reports it; rank 1 fails on the
+    // report and exits. Rank 0 then finds rank 1 gone, with rank 2's report already waiting.
+    const [late, odd, finder] = reports(await runWorld(3, 'mismatch', { args: ['size', 'late'] }));
+    expect(finder?.code).toBe('MISMATCH');
+    expect(odd?.code).toBe('ABORTED');
+    expect(late?.code, late?.message).toBe('ABORTED');
+    expect(late?.message).toMatch(/rank 2 reported a failure: .*rank 1 called allReduce, f32 x 12/);
+  }, 30_000);
+
   it('a different dtype is named', async () => {
     const r = reports(await runWorld(2, 'mismatch', { args: ['dtype'] }));
     for (const e of r) {
