@@ -2,7 +2,7 @@
 // MASTER_PORT set): runs the scenario named by argv[2] and writes what happened to
 // $TESSERA_TEST_OUT/report-<TESSERA_TEST_ID>.json. Failures the scenario expects are reported,
 // not thrown.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor, zeros } from '@tessera/core';
 import { type Distributed, DistributedError, type Group, initDistributed, ParallelState } from '../src/index.ts';
@@ -16,6 +16,14 @@ const rank = Number(process.env.RANK);
 
 function report(value: unknown): void {
   writeFileSync(join(process.env.TESSERA_TEST_OUT as string, `report-${process.env.TESSERA_TEST_ID}.json`), JSON.stringify(value));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits (at most `ms`) until the rank started as `id` has written its report. */
+async function reportOf(id: number, ms: number): Promise<void> {
+  const file = join(process.env.TESSERA_TEST_OUT as string, `report-${id}.json`);
+  for (const end = Date.now() + ms; !existsSync(file) && Date.now() < end; ) await sleep(20);
 }
 
 function describeError(err: unknown, start: number): { code: string; message: string; ms: number } {
@@ -90,8 +98,8 @@ const scenarios: Record<string, () => Promise<void>> = {
   async mismatch() {
     const dist = await initDistributed();
     const odd = rank === 1;
-    // 'late': rank 0 joins a second late, when the others have failed and rank 1 has exited.
-    if (args[1] === 'late' && rank === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    // 'late': rank 0 joins once rank 1 has failed (its report is written) and exited.
+    if (args[1] === 'late' && rank === 0) await reportOf(1, 10_000).then(() => sleep(300));
     const start = Date.now();
     try {
       if (args[0] === 'size') await dist.world.allReduce(zeros([odd ? 12 : 10])).wait();
