@@ -4,10 +4,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#include <vector>
-
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "cpu/comm_error.h"
 #include "cpu/comm_exchange.h"
@@ -144,7 +143,6 @@ void Exchange::peerLost(const std::string& why) {
   const int64_t until = nowMs() + kReportGraceMs;
   for (;;) {
     std::vector<pollfd> fds;
-    std::vector<Lane*> owners;
     for (Lane& l : lanes_) {
       if (!l.peer || !l.peer->lost.empty()) continue;
       try {
@@ -157,7 +155,6 @@ void Exchange::peerLost(const std::string& why) {
       // can be read now.
       if (!l.peer->lost.empty() || l.peer->in.pending) continue;
       fds.push_back({l.peer->fd.get(), POLLIN, 0});
-      owners.push_back(&l);
     }
     const int64_t left = until - nowMs();
     if (fds.empty() || left <= 0) break;

@@ -4,6 +4,7 @@
 // not thrown.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tensor, zeros } from '@tessera/core';
 import { type Distributed, DistributedError, type Group, initDistributed, ParallelState } from '../src/index.ts';
 import { collectiveCases, quickCases, runCases } from './cases.ts';
@@ -14,16 +15,15 @@ const scenario = process.argv[2] ?? '';
 const args = process.argv.slice(3);
 const rank = Number(process.env.RANK);
 
-function report(value: unknown): void {
-  writeFileSync(join(process.env.TESSERA_TEST_OUT as string, `report-${process.env.TESSERA_TEST_ID}.json`), JSON.stringify(value));
-}
+const reportFile = (id: string | number) => join(process.env.TESSERA_TEST_OUT as string, `report-${id}.json`);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+function report(value: unknown): void {
+  writeFileSync(reportFile(process.env.TESSERA_TEST_ID as string), JSON.stringify(value));
+}
 
 /** Waits (at most `ms`) until the rank started as `id` has written its report. */
 async function reportOf(id: number, ms: number): Promise<void> {
-  const file = join(process.env.TESSERA_TEST_OUT as string, `report-${id}.json`);
-  for (const end = Date.now() + ms; !existsSync(file) && Date.now() < end; ) await sleep(20);
+  for (const end = Date.now() + ms; !existsSync(reportFile(id)) && Date.now() < end; ) await sleep(20);
 }
 
 function describeError(err: unknown, start: number): { code: string; message: string; ms: number } {
